@@ -1,0 +1,76 @@
+"""spexjax: find the few interactions that drive a model's output, with the fewest ablations.
+
+Public surface (fixed by the API contract): :func:`spex`, :func:`proxyspex`, :class:`Interactions`,
+:class:`ValueFunction`, :func:`faithfulness`, and the :mod:`spexjax.testing` synthetic functions.
+"""
+
+from __future__ import annotations
+
+import importlib.util as _ilu
+import os as _os
+import sys as _sys
+
+
+def _mount_kernels() -> None:
+    """Make ``spexjax.kernels`` importable from a source checkout.
+
+    An installed wheel maps the repository's top-level ``kernels/`` folder to ``spexjax/kernels``
+    (see ``pyproject.toml``), so nothing named ``kernels`` lands in site-packages. When the package
+    runs straight from a checkout (``PYTHONPATH=.``) that mapping does not exist, so we register the
+    folder under its package name here.
+    """
+    if "spexjax.kernels" in _sys.modules or _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "kernels")):
+        return
+    root = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "kernels")
+    init = _os.path.join(root, "__init__.py")
+    if not _os.path.isfile(init):
+        return
+    spec = _ilu.spec_from_file_location("spexjax.kernels", init, submodule_search_locations=[root])
+    if spec is None or spec.loader is None:  # pragma: no cover
+        return
+    module = _ilu.module_from_spec(spec)
+    _sys.modules["spexjax.kernels"] = module
+    spec.loader.exec_module(module)
+
+
+_mount_kernels()
+
+from spexjax import kernels  # noqa: E402
+from spexjax.errors import BudgetError, SpexError, ValueFunctionError  # noqa: E402
+from spexjax.interactions import Interactions  # noqa: E402
+from spexjax.metrics import faithfulness  # noqa: E402
+from spexjax.value_functions import AffineQueries, ValueFunction  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Algorithms import JAX-heavy modules; load them on first use to keep `import spexjax` fast.
+    if name == "spex":
+        from spexjax.spex import spex
+
+        return spex
+    if name == "proxyspex":
+        from spexjax.proxyspex import proxyspex
+
+        return proxyspex
+    if name == "testing":
+        from spexjax import testing
+
+        return testing
+    raise AttributeError(f"module 'spexjax' has no attribute {name!r}")
+
+
+__all__ = [
+    "AffineQueries",
+    "BudgetError",
+    "Interactions",
+    "SpexError",
+    "ValueFunction",
+    "ValueFunctionError",
+    "faithfulness",
+    "kernels",
+    "proxyspex",
+    "spex",
+    "testing",
+]
