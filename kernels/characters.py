@@ -86,3 +86,17 @@ def eval_fourier_affine(codes: jax.Array, dbits: jax.Array, coeffs: jax.Array, *
     s_ell = 1.0 - 2.0 * parity_u32(codes[:, None] & ell[None, :]).astype(coeffs.dtype)  # (K, L)
     s_d = 1.0 - 2.0 * dbits.astype(coeffs.dtype)  # (Q, K)
     return (s_d * coeffs[None, :]) @ s_ell
+
+
+def characters_matrix(x: np.ndarray, padded: np.ndarray) -> np.ndarray:
+    """``float64[m, K]`` with entry ``(-1)^{sum_{i in S_k} x_i}``: the design matrix of a refit."""
+    x = np.asarray(x, dtype=bool)
+    padded = np.asarray(padded)
+    valid = padded >= 0
+    idx = np.where(valid, padded, 0)
+    out = np.empty((x.shape[0], padded.shape[0]))
+    step = max(1, (1 << 24) // max(1, padded.size))
+    for lo in range(0, x.shape[0], step):
+        bits = x[lo : lo + step][:, idx] & valid[None]
+        out[lo : lo + step] = 1.0 - 2.0 * np.bitwise_xor.reduce(bits, axis=2)
+    return out

@@ -1,0 +1,156 @@
+"""Singleton detection, BCH identification and peeling over all bins at once.
+
+Data layout (all static shapes inside jit):
+  ``U``: ``float[C, P+1, B]`` — per hash group ``c`` and delay ``p``, the normalised Walsh transform over the
+  ``B = 2**b`` bins. A bin holding one coefficient ``F(k)`` shows ``U[c, p, j] = F(k) (-1)^{<k, d_p>}``.
+  ``hash_codes``: ``uint32[C, n]`` (column ``i`` of ``M_c`` packed), ``delay_packed``: ``uint32[n, W]``
+  (bit ``p`` of column ``i`` of the delay matrix; bit 0 is the zero delay).
+
+One round visits the groups in order; in each it decodes every bin, verifies the candidate singletons
+(hash consistency, delay signs, residual energy against the noise level) and subtracts each accepted
+term from its bin in every group, which may turn multitons elsewhere into singletons for the next visit.
+Rounds repeat (bounded ``lax.while_loop``) until a round accepts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Decoder = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+
+
+class PeelResult(NamedTuple):
+    supports: jax.Array  # int32[K, t], -1 padded
+    coeffs: jax.Array  # float[K]
+    count: jax.Array  # int32, valid rows in supports/coeffs (clipped to K)
+    rounds: jax.Array  # int32, rounds run
+    residual: jax.Array  # float[C, P+1, B] after peeling
+    overflow: jax.Array  # bool, more terms were accepted than K could hold
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """``bool[..., L] -> uint32[..., ceil(L/32)]`` with bit ``p`` of the row in word ``p // 32``."""
+    bits = np.asarray(bits, dtype=np.uint32)
+    L = bits.shape[-1]
+    W = max(1, (L + 31) // 32)
+    pad = W * 32 - L
+    if pad:
+        bits = np.concatenate([bits, np.zeros(bits.shape[:-1] + (pad,), np.uint32)], axis=-1)
+    bits = bits.reshape(bits.shape[:-1] + (W, 32))
+    return np.bitwise_or.reduce(bits << np.arange(32, dtype=np.uint32), axis=-1).astype(np.uint32)
+
+
+def unpack_bits(words: jax.Array, L: int) -> jax.Array:
+    """Inverse of :func:`pack_bits` in JAX: ``uint32[..., W] -> uint8[..., L]``."""
+    shifts = jnp.arange(32, dtype=jnp.uint32)
+    bits = (words[..., :, None] >> shifts) & jnp.uint32(1)
+    return bits.reshape(words.shape[:-1] + (-1,))[..., :L].astype(jnp.uint8)
+
+
+def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
+    """``XOR_{i in support} table[..., i, ...]`` for -1 padded supports; table ``[n, ...]``."""
+    valid = support >= 0
+    g = table[jnp.where(valid, support, 0)]  # (B, t, ...)
+    mask = valid.reshape(valid.shape + (1,) * (g.ndim - valid.ndim))
+    g = jnp.where(mask, g, jnp.zeros((), g.dtype))
+    return jax.lax.reduce(g, jnp.zeros((), g.dtype), jax.lax.bitwise_xor, (support.ndim - 1,))
+
+
+@partial(jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds"))
+def peel(
+    U: jax.Array,
+    hash_codes: jax.Array,
+    delay_packed: jax.Array,
+    noise_var: jax.Array,
+    *,
+    decode: Decoder,
+    soft: bool,
+    max_terms: int,
+    max_rounds: int = 32,
+    gamma: float = 1.0,
+    rel_tol: float = 1e-6,
+) -> PeelResult:
+    """Peel all singletons out of ``U``; see the module docstring.
+
+    ``decode`` maps hard bits ``uint8[B, P]`` (or, with ``soft``, reliabilities ``float[B, P]`` whose sign
+    is the bit) to ``(support int32[B, t], ok bool[B])``. ``noise_var`` is the per-bin noise variance
+    (0 for exact values); a candidate is accepted when its residual energy per delay is at most
+    ``gamma * noise_var`` plus ``rel_tol**2 * F^2`` (round-off), its support hashes to its own bin and its
+    magnitude clears the noise.
+    """
+    C, P1, B = U.shape
+    P = P1 - 1
+    t = None  # set from the first decode trace
+    dtype = U.dtype
+    bins = jnp.arange(B, dtype=jnp.uint32)
+
+    def visit(c, U, sup_buf, coef_buf, count):
+        u = U[c]  # (P+1, B)
+        u0 = u[0]
+        sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
+        rel = (u[1:] * sgn0[None, :]).T  # (B, P): positive => delay bit 0
+        if soft:
+            support, ok = decode(rel)
+        else:
+            support, ok = decode((rel < 0).astype(jnp.uint8))
+        # verify every candidate
+        codes = _xor_gather(hash_codes.T, support).T  # (C, B)
+        dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
+        s = (1.0 - 2.0 * dbits.astype(dtype)).T  # (P+1, B)
+        coef = jnp.mean(u * s, axis=0)  # (B,)
+        resid = jnp.mean((u - coef[None, :] * s) ** 2, axis=0)
+        energy = jnp.mean(u * u, axis=0)
+        nonzero = energy > 4.0 * noise_var + 1e-300
+        tol = gamma * noise_var + (rel_tol**2) * coef * coef
+        accept = ok & nonzero & (codes[c] == bins) & (resid <= tol) & (support[:, 0] >= 0)
+        accept = accept & (coef * coef > 4.0 * noise_var / P1)
+        coef = jnp.where(accept, coef, 0.0)
+        # subtract accepted terms from their bin in every group
+        delta = -(coef[None, :] * s)  # (P+1, B)
+        for cc in range(C):  # C is static and small
+            U = U.at[cc, :, codes[cc]].add(delta.T)
+        # append to the output buffer
+        slot = (count + jnp.cumsum(accept.astype(jnp.int32)) - 1).astype(jnp.int32)
+        slot = jnp.where(accept, slot, max_terms)  # out of range => dropped
+        sup_buf = sup_buf.at[slot].set(support, mode="drop")
+        coef_buf = coef_buf.at[slot].set(coef, mode="drop")
+        count = (count + jnp.sum(accept.astype(jnp.int32))).astype(jnp.int32)
+        return U, sup_buf, coef_buf, count
+
+    # trace the decoder once to learn t
+    t = jax.eval_shape(lambda x: decode(x)[0], jnp.zeros((B, P), dtype if soft else jnp.uint8)).shape[1]
+
+    def body(state):
+        U, sup_buf, coef_buf, count, rounds, _ = state
+        before = count
+        for c in range(C):
+            U, sup_buf, coef_buf, count = visit(c, U, sup_buf, coef_buf, count)
+        return U, sup_buf, coef_buf, count, (rounds + 1).astype(jnp.int32), count > before
+
+    def cond(state):
+        *_, count, rounds, changed = state
+        return changed & (rounds < max_rounds) & (count < max_terms)
+
+    init = (
+        U,
+        jnp.full((max_terms, t), -1, jnp.int32),
+        jnp.zeros((max_terms,), dtype),
+        jnp.int32(0),
+        jnp.int32(0),
+        jnp.bool_(True),
+    )
+    U, sup_buf, coef_buf, count, rounds, _ = jax.lax.while_loop(cond, body, init)
+    return PeelResult(
+        supports=sup_buf,
+        coeffs=coef_buf,
+        count=jnp.minimum(count, max_terms),
+        rounds=rounds,
+        residual=U,
+        overflow=count > max_terms,
+    )

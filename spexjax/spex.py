@@ -1,0 +1,319 @@
+"""SPEX: sparse Walsh-Hadamard recovery of a value function from structured ablations.
+
+Data flow (each arrow one function, shapes in its docstring):
+  plan (b, t, C, P) -> hash codes ``uint32[C, n]`` + BCH delays -> :class:`AffineQueries`
+  -> value function (through the query runner: batching, cache, errors) -> ``float[C, P+1, 2^b]``
+  -> FWHT over the bins -> noise level -> :func:`spexjax.kernels.peeling.peel` (BCH decode + verify + peel)
+  -> optional least-squares refit in the bin domain -> :class:`Interactions`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spexjax._rng import numpy_rng
+from spexjax.errors import SpexError
+from spexjax.interactions import Interactions, padded_to_supports
+from spexjax.kernels.peeling import pack_bits, peel
+from spexjax.plans import SpexPlan, make_plan
+from spexjax.value_functions import AffineQueries, as_value_function, check_n
+
+DECODERS = ("soft", "hard")
+_MAX_EXTRA_BITS = 1 << 28  # cap on (extra random masks) x n, so leftover budget never costs gigabytes
+
+
+@functools.lru_cache(maxsize=8)
+def _code(n: int, t: int):
+    from spexjax.kernels.bch import make_code
+
+    return make_code(n, t)
+
+
+class BCHDelays:
+    """Delay rows ``d_0 = 0, d_1..d_P`` (parity rows of the shortened BCH code) by feature column.
+
+    Keeps the packed columns ``uint32[n, W]`` (bit ``p`` = ``d_p[i]``), built chunk by chunk so that a
+    10^7-feature design never holds an unpacked ``(n, P)`` matrix.
+    """
+
+    def __init__(self, code, n: int, chunk: int = 1 << 17):
+        self.code = code
+        self.n = n
+        self.num_delays = int(code.P) + 1
+        parts = []
+        for lo in range(0, n, chunk):
+            idx = np.arange(lo, min(n, lo + chunk))
+            cols = np.asarray(code.delay_columns(idx), dtype=np.uint8)
+            cols = np.concatenate([np.zeros((len(idx), 1), np.uint8), cols], axis=1)
+            parts.append(pack_bits(cols))
+        self.packed = np.concatenate(parts, axis=0)
+        self.fingerprint = f"bch(n={n},t={code.t},m={code.m},P={code.P})"
+
+    def bits(self, idx: np.ndarray) -> np.ndarray:
+        words = self.packed[np.asarray(idx)]
+        bits = (words[..., :, None] >> np.arange(32, dtype=np.uint32)) & 1
+        return bits.reshape(words.shape[:-1] + (-1,))[..., : self.num_delays].astype(bool)
+
+
+def _make_runner(vf, n, options: dict[str, Any]):
+    """The single place that talks to the value function (batching, cache, executors, errors)."""
+    try:
+        from spexjax.runs import QueryRunner
+    except ImportError:  # pragma: no cover - runs/ not merged yet
+        return _PlainRunner(vf, n, options.get("batch_size"))
+    return QueryRunner(
+        vf,
+        n,
+        batch_size=options.pop("batch_size", None),
+        cache=options.pop("cache", None),
+        executor=options.pop("executor", "inline"),
+        on_nonfinite=options.pop("on_nonfinite", "raise"),
+        progress=options.pop("progress", None),
+        fingerprint=options.pop("fingerprint", None),
+    )
+
+
+def estimate_noise_var(U: np.ndarray, quantile: float = 0.2) -> float:
+    """Per-bin noise variance from the quietest bins.
+
+    Empty bins hold only noise, so their mean energy over the ``P+1`` delays is ``sigma_b^2`` times a
+    chi-square/(P+1) variable, tightly concentrated. A low quantile over all bins stays on empty bins
+    as long as most bins are empty (true whenever recovery is possible at all).
+    """
+    P1 = U.shape[1]
+    energy = np.mean(U * U, axis=1).reshape(-1)  # (C*B,)
+    q = float(np.quantile(energy, quantile))
+    # chi2_{P+1}/(P+1) quantile ~ 1 + z sqrt(2/(P+1)); z(0.2) = -0.8416
+    corr = max(0.25, 1.0 - 0.8416 * np.sqrt(2.0 / P1))
+    return q / corr
+
+
+def _refit_bins(
+    U: np.ndarray,
+    codes: np.ndarray,
+    signs: np.ndarray,
+    b: int,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+    ridge: float = 1e-12,
+) -> np.ndarray:
+    """Least squares of the recovered terms on every structured query, computed in the bin domain.
+
+    With the normalised transform, ``sum_l (y - yhat)^2 = 2^b sum_j (U - Uhat)^2`` per (group, delay), and
+    ``Uhat[c, p, j] = sum_{k: h_c(k) = j} F_k s_p(k)``; so the normal matrix needs only pairs of terms that
+    share a bin. ``codes``: ``uint32[C, K]``, ``signs``: ``float[K, P+1]``. ``extra``: random-mask rows
+    ``(X float[m, K] characters, y float[m])``.
+    """
+    C, P1, B = U.shape
+    K = codes.shape[1]
+    G = np.zeros((K, K))
+    r = np.zeros(K)
+    SS = signs @ signs.T  # (K, K)
+    for c in range(C):
+        same = codes[c][:, None] == codes[c][None, :]
+        G += np.where(same, SS, 0.0)
+        r += np.einsum("kp,pk->k", signs, U[c][:, codes[c]])
+    G *= float(B)
+    r *= float(B)
+    if extra is not None:
+        X, y = extra
+        G += X.T @ X
+        r += X.T @ y
+    G[np.diag_indices(K)] += ridge * max(1.0, float(np.trace(G)) / max(K, 1))
+    return np.linalg.solve(G, r)
+
+
+def spex(
+    value_fn: Any,
+    n: int,
+    *,
+    budget: int | None = None,
+    max_degree: int = 5,
+    decoder: str = "soft",
+    key: Any = 0,
+    refine: bool = True,
+    b: int | None = None,
+    groups: int | None = None,
+    noise_sd: float | None = None,
+    chase_depth: int | None = None,
+    feature_names: Any = None,
+    **options: Any,
+) -> Interactions:
+    """Recover the sparse, low-degree Fourier expansion of ``value_fn`` with SPEX.
+
+    Args:
+      value_fn: ``f(masks: bool[m, n]) -> float[m]`` or a :class:`spexjax.ValueFunction`.
+      n: number of features.
+      budget: most value-function rows to evaluate (``None``: ``b=8`` with 3 groups). The largest ``b``
+        that affords 3 groups is chosen, as many whole groups as fit are used, and the rest is spent on
+        random masks for the refit.
+      max_degree: ``t``, the largest interaction order the BCH delays can identify.
+      decoder: ``"soft"`` (Chase decoding on the delay magnitudes; robust to noise) or ``"hard"``.
+      key: int seed or JAX PRNG key; the same key gives the same result.
+      refine: least-squares refit of the recovered coefficients on all queried values.
+      b, groups: force the design instead of deriving it from ``budget``.
+      noise_sd: standard deviation of the value noise if known (default: estimated from empty bins).
+      chase_depth: least-reliable delay bits the soft decoder flips (default ``min(t, 5)``).
+      feature_names: optional names for the result.
+      **options: ``batch_size``, ``cache``, ``executor``, ``on_nonfinite``, ``progress``, ``fingerprint``
+        for the query runner.
+    Returns:
+      :class:`Interactions` with the recovered Fourier terms; ``meta`` records the plan and diagnostics.
+    """
+    t0 = time.perf_counter()
+    n = check_n(n)
+    if decoder not in DECODERS:
+        raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
+    vf = as_value_function(value_fn, n)
+    plan: SpexPlan = make_plan(n, budget, max_degree, b=b, groups=groups)
+    unknown = set(options) - {"batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint"}
+    if unknown:
+        raise TypeError(f"spex() got unexpected keyword arguments {sorted(unknown)}")
+    runner = _make_runner(vf, n, dict(options))
+
+    rng = numpy_rng(key, 1)
+    C, B, P = plan.groups, 1 << plan.b, plan.P
+    hash_codes = rng.integers(0, B, size=(C, n), dtype=np.uint32)
+    code = _code(n, plan.t)
+    if int(code.P) != P:  # pragma: no cover - plans and kernels must agree
+        raise RuntimeError(f"plan P={P} but BCH code P={code.P}")
+    delays = BCHDelays(code, n)
+    groups_arr = np.stack(np.meshgrid(np.arange(C), np.arange(P + 1), indexing="ij"), -1).reshape(-1, 2)
+    queries = AffineQueries(hash_codes=hash_codes, delays=delays, groups=groups_arr.astype(np.int32), b=plan.b)
+    t_plan = time.perf_counter()
+
+    values = np.asarray(runner.evaluate_affine(queries), dtype=np.float64).reshape(C, P + 1, B)
+    valid_rows = getattr(runner, "last_valid", None)
+    if valid_rows is not None and not np.all(valid_rows):
+        # structured designs need every row: a dropped value is treated as unknown => 0 contribution
+        values = np.nan_to_num(values, nan=0.0)
+    extra = None
+    n_extra = min(plan.extra, _MAX_EXTRA_BITS // n)
+    if n_extra > 0:
+        xr = numpy_rng(key, 2).random((n_extra, n)) < 0.5
+        yr = np.asarray(runner.evaluate(xr), dtype=np.float64)
+        ok = np.isfinite(yr)
+        extra = (xr[ok], yr[ok])
+    t_query = time.perf_counter()
+
+    from spexjax.kernels.bch import decode_hard, decode_soft
+    from spexjax.kernels.fwht import fwht
+
+    with jax.enable_x64(True):
+        U = np.asarray(fwht(jnp.asarray(values), axis=-1, normalize=True))
+        noise_var = (noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U)
+        noise_var = max(noise_var, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
+        if decoder == "soft":
+            depth = min(plan.t, 5) if chase_depth is None else int(chase_depth)
+            dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft)
+        else:
+            dec = functools.partial(_hard, code=code, decode_hard=decode_hard)
+        res = peel(
+            jnp.asarray(U),
+            jnp.asarray(hash_codes),
+            jnp.asarray(delays.packed),
+            jnp.float64(noise_var),
+            decode=_Hashable(dec, (id(code), decoder, chase_depth)),
+            soft=decoder == "soft",
+            max_terms=C * B,
+        )
+        count = int(res.count)
+        sup = np.asarray(res.supports)[:count]
+        coef = np.asarray(res.coeffs)[:count]
+        residual = np.asarray(res.residual)
+    t_peel = time.perf_counter()
+
+    keep = coef != 0.0
+    sup, coef = sup[keep], coef[keep]
+    # merge repeated detections of one support (possible under noise)
+    if len(sup):
+        uniq, inv = np.unique(sup, axis=0, return_inverse=True)
+        coef = np.bincount(inv.reshape(-1), weights=coef, minlength=len(uniq))
+        sup = uniq
+    if refine and len(sup):
+        from spexjax.kernels.characters import characters_matrix, xor_reduce_codes
+
+        codes = xor_reduce_codes(hash_codes, sup)  # (C, K)
+        dbits = np.bitwise_xor.reduce(
+            np.where((sup >= 0)[..., None], delays.bits(np.where(sup >= 0, sup, 0)), False), axis=1
+        )
+        signs = 1.0 - 2.0 * dbits.astype(np.float64)  # (K, P+1)
+        xtra = None
+        if extra is not None and len(extra[1]):
+            xtra = (characters_matrix(extra[0], sup), extra[1])
+        coef = _refit_bins(U, codes, signs, plan.b, xtra)
+    t_end = time.perf_counter()
+
+    supports = padded_to_supports(sup)
+    total = float(np.sum(U * U))
+    meta = {
+        "algorithm": "spex",
+        "decoder": decoder,
+        "plan": plan.as_dict(),
+        "rounds": int(res.rounds),
+        "overflow": bool(res.overflow),
+        "noise_var_per_bin": float(noise_var),
+        "residual_energy_fraction": float(np.sum(residual * residual) / total) if total > 0 else 0.0,
+        "evaluated": int(getattr(runner, "evaluated", 0)),
+        "cache_hits": int(getattr(runner, "cache_hits", 0)),
+        "seconds": {
+            "plan": t_plan - t0,
+            "query": t_query - t_plan,
+            "peel": t_peel - t_query,
+            "refine": t_end - t_peel,
+            "total": t_end - t0,
+        },
+    }
+    n_queries = int(getattr(runner, "queries", plan.structured_queries + n_extra))
+    return Interactions(n, supports, coef, queries=n_queries, feature_names=feature_names, meta=meta)
+
+
+class _Hashable:
+    """Wrap a decoder closure so jit's static-argument cache keys on the code, not the closure object."""
+
+    def __init__(self, fn, key):
+        self.fn, self.key = fn, key
+
+    def __call__(self, x):
+        return self.fn(x)
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Hashable) and self.key == other.key
+
+
+def _hard(bits, *, code, decode_hard):
+    support, _flips, ok = decode_hard(code, bits)
+    return support, ok
+
+
+def _soft(llr, *, code, depth, decode_soft):
+    support, _flips, ok = decode_soft(code, llr, depth)
+    return support, ok
+
+
+class _PlainRunner:
+    """Minimal stand-in used only until the full query runner is available."""
+
+    def __init__(self, vf, n, batch_size):
+        self.vf, self.n, self.batch_size = vf, n, batch_size
+        self.queries = self.evaluated = self.cache_hits = 0
+
+    def evaluate(self, masks):
+        y = np.asarray(self.vf(masks), dtype=np.float64).reshape(-1)
+        self.queries += len(y)
+        self.evaluated += len(y)
+        return y
+
+    def evaluate_affine(self, q):
+        y = np.asarray(self.vf.evaluate_affine(q), dtype=np.float64)
+        self.queries += q.num_rows
+        self.evaluated += q.num_rows
+        return y
