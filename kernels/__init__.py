@@ -5,7 +5,6 @@ Arrays in, arrays out: these modules import only JAX and NumPy and know nothing 
 
 from __future__ import annotations
 
-from . import characters
-from . import trees
+from . import characters, trees
 
 __all__ = ["characters", "trees"]

@@ -177,7 +177,8 @@ def paths_to_fourier(
     keys, sups, coefs = [], [], []
     step = max(1, chunk_elems // max(1, P * max(depth, 1)))
     for lo in range(0, feat.shape[0], step):
-        f, z, o, rr, s = feat[lo : lo + step], c0[lo : lo + step], c1[lo : lo + step], r[lo : lo + step], scale[lo : lo + step]
+        sl = slice(lo, lo + step)
+        f, z, o, rr, s = feat[sl], c0[sl], c1[sl], r[sl], scale[sl]
         ok = pat_max[None, :] < rr[:, None]  # (l, P): subset lies within the leaf's active conditions
         if depth:
             fac = np.where(sel[None], o[:, None, :], z[:, None, :])  # (l, P, depth)

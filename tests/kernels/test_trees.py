@@ -6,8 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-
-import spexjax  # noqa: F401 - mounts spexjax.kernels from a checkout
 from spexjax.kernels import trees
 
 
