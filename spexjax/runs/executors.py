@@ -272,9 +272,11 @@ def _ray_get(ray):
         try:
             return ray.get(ref)
         except ray.exceptions.RayTaskError as err:
-            # Re-raise the user's exception (the driver names it in its report), not Ray's wrapper.
-            cause = err.as_instanceof_cause() if hasattr(err, "as_instanceof_cause") else err
-            raise cause from None
+            # Report the user's exception (the driver names its type), chained to Ray's remote traceback.
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, Exception):
+                raise cause from err
+            raise
 
     return get
 
