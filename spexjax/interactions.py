@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,15 +14,24 @@ from spexjax.value_functions import check_masks
 
 Support = tuple[int, ...]
 
+FORMAT_NAME = "spexjax.Interactions"
+FORMAT_VERSION = 2
+"""Version of the file format :meth:`Interactions.save` writes.
+
+History (all still readable by :meth:`Interactions.load`):
+
+- 0: ``{"n", "supports", "coeffs"}`` (Fourier), no header; early prototypes.
+- 1: header ``{"format", "version": 1}``, ``"n"``, ``"queries"``, ``"fourier": {"supports", "coeffs"}``.
+- 2: flat ``"supports"``/``"coeffs"`` with ``"basis": "fourier"``, plus ``"feature_names"``, ``"meta"`` and
+  ``"spexjax_version"``.
+"""
+
 
 def supports_to_padded(supports: Sequence[Support]) -> np.ndarray:
     """``int64[K, d]`` with rows sorted ascending and ``-1`` padding (``d >= 1``)."""
-    d = max([len(s) for s in supports] + [1])
-    out = np.full((len(supports), d), -1, dtype=np.int64)
-    for k, s in enumerate(supports):
-        if s:
-            out[k, : len(s)] = sorted(s)
-    return out
+    from spexjax.indices import pad_supports
+
+    return pad_supports(supports)
 
 
 def padded_to_supports(padded: np.ndarray) -> list[Support]:
@@ -27,8 +39,26 @@ def padded_to_supports(padded: np.ndarray) -> list[Support]:
     return [tuple(int(v) for v in row if v >= 0) for row in padded]
 
 
+def _jsonable(obj: Any) -> Any:
+    """JSON-ready copy of ``meta``: NumPy scalars/arrays become numbers/lists, unknown objects their repr."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return repr(obj)
+
+
 class Interactions:
     """A sparse surrogate ``f(x) ~ sum_S F(S) (-1)^{|S & kept(x)|}`` with provenance.
+
+    Stored as Fourier coefficients (what SPEX recovers); the Möbius transform and every Shapley/Banzhaf
+    interaction index are exact functions of them (:mod:`spexjax.indices`).
 
     Args:
       n: number of features.
@@ -50,10 +80,15 @@ class Interactions:
         meta: dict[str, Any] | None = None,
     ):
         self.n = int(n)
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1; got {n}")
         sup = [tuple(sorted(int(i) for i in s)) for s in supports]
         coef = np.asarray(coeffs, dtype=np.float64).reshape(-1)
         if len(sup) != coef.shape[0]:
             raise ValueError(f"supports and coeffs must have the same length; got {len(sup)} and {coef.shape[0]}")
+        for s in sup:
+            if s and (s[0] < 0 or s[-1] >= self.n):
+                raise ValueError(f"supports: {s} has a feature outside [0, {self.n})")
         # merge duplicates so each support appears once
         merged: dict[Support, float] = {}
         for s, c in zip(sup, coef, strict=True):
@@ -61,11 +96,41 @@ class Interactions:
         self._supports: list[Support] = list(merged.keys())
         self._coeffs = np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
         self.queries = int(queries)
-        if feature_names is not None and len(feature_names) != self.n:
-            raise ValueError(f"feature_names must have n={self.n} entries; got {len(feature_names)}")
-        self.feature_names = None if feature_names is None else [str(f) for f in feature_names]
+        self.feature_names = feature_names  # validated by the setter
         self.meta: dict[str, Any] = dict(meta or {})
         self._padded: np.ndarray | None = None
+        self._cache: dict[tuple[str, int, int], dict[Support, float]] = {}
+
+    @classmethod
+    def from_mobius(cls, n: int, supports: Sequence[Support], coeffs: Any, **kwargs: Any) -> Interactions:
+        """Build from Möbius coefficients ``f(x) = sum_{T subset kept(x)} a(T)`` (exact conversion)."""
+        from spexjax.indices import mobius_to_fourier
+
+        f_sup, f_coef = mobius_to_fourier(supports, coeffs)
+        return cls(n, f_sup, f_coef, **kwargs)
+
+    # -- feature names -------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str] | None:
+        return self._feature_names
+
+    @feature_names.setter
+    def feature_names(self, names: Sequence[str] | None) -> None:
+        if names is None:
+            self._feature_names = None
+            return
+        if isinstance(names, str):
+            raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
+        names = [str(f) for f in names]
+        if len(names) != self.n:
+            raise ValueError(f"feature_names must have n={self.n} entries; got {len(names)}")
+        self._feature_names = names
+
+    def name(self, support: Sequence[int]) -> tuple[str, ...]:
+        """Feature names of ``support``, e.g. ``("not", "bad")`` (the indices as str without names)."""
+        if self._feature_names is None:
+            return tuple(str(int(i)) for i in support)
+        return tuple(self._feature_names[int(i)] for i in support)
 
     # -- expansions --------------------------------------------------------------------------
     def fourier(self) -> tuple[list[Support], np.ndarray]:
@@ -89,6 +154,11 @@ class Interactions:
             self._padded = supports_to_padded(self._supports)
         return self._padded
 
+    @property
+    def max_degree(self) -> int:
+        """Largest Fourier (= Möbius) degree present."""
+        return max((len(s) for s in self._supports), default=0)
+
     def predict(self, masks: Any) -> np.ndarray:
         """The surrogate evaluated on ``bool[m, n]`` masks."""
         x = check_masks(masks, self.n)
@@ -98,8 +168,195 @@ class Interactions:
 
         return np.asarray(eval_fourier(x, self.padded_supports, self._coeffs))
 
+    # -- interaction indices -----------------------------------------------------------------
+    def index(self, name: str, order: int | None = None, *, min_order: int = 0) -> dict[Support, float]:
+        """``{support: value}`` of interaction index ``name`` for all interactions of size ``min_order..order``.
+
+        Same definitions as shapiq (``ExactComputer`` / ``MoebiusConverter``; formulas in
+        :mod:`spexjax.indices`). ``name`` is one of ``"Fourier", "Moebius", "SII", "BII", "k-SII", "STII",
+        "FSII", "FBII", "SV", "BV"``. ``order`` is the explanation order ``k`` (``None``: ``n``, i.e. all
+        orders; k-SII/STII/FSII/FBII then equal the Möbius transform); SV and BV always have order 1.
+        For k-SII/STII/FSII/FBII the lower-order values depend on ``order`` (they absorb the higher-order
+        Möbius mass), so ``index("STII", 3, min_order=3)`` is shapiq's ``top_order=True`` for order 3, not
+        a truncation of a lower-order call. Interactions not listed are exactly zero; ``()`` is listed
+        whenever ``min_order == 0`` (its value per index: see :mod:`spexjax.indices`).
+        """
+        from spexjax.indices import check_index, check_order, convert_padded, weight_table
+
+        name = check_index(name)
+        order = check_order(order, name)
+        min_order = check_order(min_order, "Moebius", name="min_order")
+        k = 1 if name in ("SV", "BV") else (self.n if order is None else order)
+        key = (name, k, min_order)
+        if key not in self._cache:
+            dmax = self.max_degree
+            if not self._supports:
+                table = np.zeros((1, 1))
+                padded = np.zeros((0, 1), np.int64)
+            else:
+                table = weight_table(name, k, dmax, "Fourier")
+                padded = self.padded_supports
+            out: dict[Support, float] = {}
+            for rows, vals in convert_padded(padded, self._coeffs, table, min_order=min_order):
+                out.update(zip(map(tuple, rows.tolist()), vals.tolist(), strict=True))
+            if len(self._cache) > 16:
+                self._cache.clear()
+            self._cache[key] = out
+        return dict(self._cache[key])
+
+    def top(
+        self,
+        k: int = 10,
+        index: str = "Moebius",
+        order: int | None = None,
+        *,
+        min_order: int = 1,
+        names: bool = False,
+    ) -> list[tuple[Any, float]]:
+        """The ``k`` interactions with the largest ``|value|`` of ``index``, largest first.
+
+        The constant ``()`` is left out (``min_order=1``); pass ``min_order=0`` to rank it too. Ties break
+        by support (lexicographic), so the order is deterministic. With ``names=True`` supports come back
+        as feature-name tuples, e.g. ``(("not", "bad"), 1.3)``.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"k must be an int; got {type(k).__name__}")
+        if k < 0:
+            raise ValueError(f"k must be >= 0; got {k}")
+        vals = self.index(index, order, min_order=min_order)
+        items = sorted(vals.items(), key=lambda kv: (-abs(kv[1]), len(kv[0]), kv[0]))[: int(k)]
+        if names:
+            return [(self.name(s), v) for s, v in items]
+        return items
+
+    # -- interoperability --------------------------------------------------------------------
+    def to_shapiq(self, index: str = "k-SII", order: int | None = None, *, min_order: int = 0):
+        """``shapiq.InteractionValues`` of ``index`` (needs shapiq installed); see :meth:`index`."""
+        from spexjax.integrations.shapiq import to_interaction_values
+
+        return to_interaction_values(self, index, order, min_order=min_order)
+
+    @classmethod
+    def from_shapiq(cls, values: Any, *, feature_names: Sequence[str] | None = None) -> Interactions:
+        """From a ``shapiq.InteractionValues`` holding a complete ``"Moebius"`` or ``"Fourier"`` expansion."""
+        from spexjax.integrations.shapiq import from_interaction_values
+
+        return from_interaction_values(values, feature_names=feature_names)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document :meth:`save` writes (format version :data:`FORMAT_VERSION`)."""
+        from spexjax import __version__
+
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "spexjax_version": __version__,
+            "n": self.n,
+            "queries": self.queries,
+            "basis": "fourier",
+            "supports": [list(s) for s in self._supports],
+            "coeffs": self._coeffs.tolist(),
+            "feature_names": self._feature_names,
+            "meta": _jsonable(self.meta),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Interactions:
+        """Inverse of :meth:`to_dict`; also reads every older format version."""
+        if not isinstance(doc, dict):
+            raise TypeError(f"doc must be a dict (a parsed spexjax file); got {type(doc).__name__}")
+        version = doc.get("version", 0)
+        if "format" in doc and doc["format"] != FORMAT_NAME:
+            raise ValueError(f"not a {FORMAT_NAME} file: format={doc['format']!r}")
+        if not isinstance(version, int) or version < 0:
+            raise ValueError(f"version must be a non-negative int; got {version!r}")
+        if version > FORMAT_VERSION:
+            raise ValueError(
+                f"file has format version {version}, newer than this spexjax reads ({FORMAT_VERSION}); upgrade"
+            )
+        try:
+            if version == 0:
+                sup, coef, extra = doc["supports"], doc["coeffs"], {}
+            elif version == 1:
+                sup, coef = doc["fourier"]["supports"], doc["fourier"]["coeffs"]
+                extra = {"queries": doc.get("queries", 0)}
+            else:
+                if doc.get("basis", "fourier") != "fourier":
+                    raise ValueError(f"basis must be 'fourier'; got {doc.get('basis')!r}")
+                sup, coef = doc["supports"], doc["coeffs"]
+                extra = {
+                    "queries": doc.get("queries", 0),
+                    "feature_names": doc.get("feature_names"),
+                    "meta": doc.get("meta") or {},
+                }
+            n = doc["n"]
+        except KeyError as e:
+            raise ValueError(f"spexjax file (version {version}) lacks the field {e.args[0]!r}") from None
+        coef = np.asarray(coef, dtype=np.float64).reshape(-1)
+        return cls(n, [tuple(s) for s in sup], coef, **extra)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a portable JSON file (gzip-compressed when ``path`` ends in ``.gz``); lossless.
+
+        Floats are written in their shortest round-tripping form, so :meth:`load` restores every
+        coefficient bit for bit. ``meta`` round-trips for JSON types (tuples come back as lists).
+        """
+        text = json.dumps(self.to_dict(), separators=(",", ":"))
+        path = os.fspath(path)
+        if path.endswith(".gz"):
+            with gzip.open(path, "wt", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Interactions:
+        """Read a file written by :meth:`save` (any format version, ``.gz`` or plain)."""
+        path = os.fspath(path)
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            try:
+                doc = json.load(fh)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"path: {path!r} is not a spexjax JSON file ({e})") from None
+        return cls.from_dict(doc)
+
+    # -- plots -----------------------------------------------------------------------------------
+    def plot(self, kind: str = "bar", **kwargs: Any):
+        """A matplotlib figure: ``kind="bar"`` (top interactions) or ``"network"`` (pairwise graph).
+
+        Keyword arguments go to :func:`spexjax.plotting.plot_bar` / :func:`spexjax.plotting.plot_network`
+        (``k``, ``index``, ``order``, ``path`` to save a PNG, ``ax`` to draw into).
+        """
+        from spexjax import plotting
+
+        if kind == "bar":
+            return plotting.plot_bar(self, **kwargs)
+        if kind == "network":
+            return plotting.plot_network(self, **kwargs)
+        raise ValueError(f"kind must be 'bar' or 'network'; got {kind!r}")
+
+    # -- dunder --------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._supports)
 
     def __repr__(self) -> str:
-        return f"Interactions(n={self.n}, terms={len(self)}, queries={self.queries})"
+        head = (
+            f"Interactions(n={self.n}, terms={len(self)}, queries={self.queries}, baseline={self.baseline:.6g})"
+        )
+        if not self._supports:
+            return head
+        # the Möbius closure of a huge expansion is costly; fall back to Fourier there
+        index = "Moebius" if len(self) <= 20_000 else "Fourier"
+        items = self.top(5, index=index)
+        if not items:
+            return head
+        labels = [", ".join(self.name(s)) for s, _ in items]
+        width = min(max(len(lb) for lb in labels), 48)
+        lines = [head, f"  top {index} terms:"]
+        for lb, (_, v) in zip(labels, items, strict=True):
+            lb = lb if len(lb) <= width else lb[: width - 3] + "..."
+            lines.append(f"    ({lb}){' ' * (width - len(lb))}  {v:+.6g}")
+        return "\n".join(lines)
