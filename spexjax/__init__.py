@@ -41,24 +41,17 @@ from spexjax.interactions import Interactions  # noqa: E402
 from spexjax.metrics import faithfulness  # noqa: E402
 from spexjax.value_functions import AffineQueries, ValueFunction  # noqa: E402
 
+# The algorithm functions share their modules' names: bind the functions after the submodules load so
+# that `spexjax.spex` is the function, not the module.
+from spexjax.spex import spex  # noqa: E402  isort: skip
+
+try:
+    from spexjax.proxyspex import proxyspex  # noqa: E402
+except ImportError:  # pragma: no cover - module under construction
+    pass
+from spexjax import testing  # noqa: E402
+
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # Algorithms import JAX-heavy modules; load them on first use to keep `import spexjax` fast.
-    if name == "spex":
-        from spexjax.spex import spex
-
-        return spex
-    if name == "proxyspex":
-        from spexjax.proxyspex import proxyspex
-
-        return proxyspex
-    if name == "testing":
-        from spexjax import testing
-
-        return testing
-    raise AttributeError(f"module 'spexjax' has no attribute {name!r}")
 
 
 __all__ = [

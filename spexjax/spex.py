@@ -32,7 +32,9 @@ _MAX_EXTRA_BITS = 1 << 28  # cap on (extra random masks) x n, so leftover budget
 def _code(n: int, t: int):
     from spexjax.kernels.bch import make_code
 
-    return make_code(n, t)
+    code = make_code(n, t)
+    code._device  # noqa: B018 - build the device tables outside any trace (they are cached on the code)
+    return code
 
 
 class BCHDelays:
