@@ -5,6 +5,6 @@ Arrays in, arrays out: these modules import only JAX and NumPy and know nothing 
 
 from __future__ import annotations
 
-from . import characters, trees
+from . import characters, fwht, trees
 
-__all__ = ["characters", "trees"]
+__all__ = ["characters", "fwht", "trees"]
