@@ -63,14 +63,14 @@ class QueryCache:
             os.makedirs(folder, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            # Switching to WAL needs a brief exclusive lock and may report BUSY without waiting, so retry.
+            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            conn.execute("PRAGMA synchronous = NORMAL")
+            for stmt in _SCHEMA:
+                self._retry_locked(lambda s=stmt: conn.execute(s))
         except sqlite3.Error as err:
             raise ValueError(f"cache: cannot open SQLite file {self.path!r}: {err}") from err
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        # Switching to WAL needs a brief exclusive lock and may report BUSY without waiting, so retry.
-        self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-        conn.execute("PRAGMA synchronous = NORMAL")
-        for stmt in _SCHEMA:
-            self._retry_locked(lambda s=stmt: conn.execute(s))
         self._conn, self._pid = conn, os.getpid()
         return conn
 
