@@ -16,14 +16,16 @@ array or tracer in, JAX out (inside jit).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Primitive polynomials (bit k = coefficient of x^k, including x^m), Lin & Costello table.
+# Primitive polynomials (bit k = coefficient of x^k, including x^m): MATLAB's default ``primpoly``
+# choices (the fewest-term ones), which ``galois.BCH`` also uses for its extension field. The primitive
+# element alpha = x therefore matches the reference, and with it every BCH code space and delay matrix.
 PRIMITIVE_POLYS: dict[int, int] = {
     2: 0x7,  # x^2+x+1
     3: 0xB,  # x^3+x+1
@@ -41,13 +43,13 @@ PRIMITIVE_POLYS: dict[int, int] = {
     15: 0x8003,  # x^15+x+1
     16: 0x1100B,  # x^16+x^12+x^3+x+1
     17: 0x20009,  # x^17+x^3+1
-    18: 0x40081,  # x^18+x^7+1
+    18: 0x40027,  # x^18+x^5+x^2+x+1
     19: 0x80027,  # x^19+x^5+x^2+x+1
     20: 0x100009,  # x^20+x^3+1
     21: 0x200005,  # x^21+x^2+1
     22: 0x400003,  # x^22+x+1
     23: 0x800021,  # x^23+x^5+1
-    24: 0x1000087,  # x^24+x^7+x^2+x+1
+    24: 0x100001B,  # x^24+x^4+x^3+x+1
 }
 
 M_MIN, M_MAX = 2, 24
@@ -148,7 +150,7 @@ def _build_tables(m: int, poly: int) -> tuple[np.ndarray, np.ndarray]:
     return exp, log
 
 
-@lru_cache(maxsize=None)
+@cache
 def gf2m_field(m: int) -> GF2m:
     """The field GF(2^m) with host (NumPy int32) tables; cached per ``m``."""
     if not isinstance(m, int | np.integer) or not M_MIN <= int(m) <= M_MAX:
@@ -160,7 +162,7 @@ def gf2m_field(m: int) -> GF2m:
     return GF2m(m, PRIMITIVE_POLYS[m], exp, log)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _device_field(m: int) -> GF2m:
     f = gf2m_field(m)
     return GF2m(m, f.poly, jnp.asarray(f.exp, jnp.int32), jnp.asarray(f.log, jnp.int32))
