@@ -90,8 +90,9 @@ def peel(
     dtype = U.dtype
     bins = jnp.arange(B, dtype=jnp.uint32)
 
-    def visit(c, U, sup_buf, coef_buf, count):
-        u = U[c]  # (P+1, B)
+    def visit(c, carry):
+        U, sup_buf, coef_buf, count = carry
+        u = jax.lax.dynamic_index_in_dim(U, c, axis=0, keepdims=False)  # (P+1, B)
         u0 = u[0]
         sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
         rel = (u[1:] * sgn0[None, :]).T  # (B, P): positive => delay bit 0
@@ -101,6 +102,7 @@ def peel(
             support, ok = decode((rel < 0).astype(jnp.uint8))
         # verify every candidate
         codes = _xor_gather(hash_codes.T, support).T  # (C, B)
+        own = jax.lax.dynamic_index_in_dim(codes, c, axis=0, keepdims=False)
         dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
         s = (1.0 - 2.0 * dbits.astype(dtype)).T  # (P+1, B)
         coef = jnp.mean(u * s, axis=0)  # (B,)
@@ -108,13 +110,13 @@ def peel(
         energy = jnp.mean(u * u, axis=0)
         nonzero = energy > 4.0 * noise_var + 1e-300
         tol = gamma * noise_var + (rel_tol**2) * coef * coef
-        accept = ok & nonzero & (codes[c] == bins) & (resid <= tol) & (support[:, 0] >= 0)
+        accept = ok & nonzero & (own == bins) & (resid <= tol) & (support[:, 0] >= 0)
         accept = accept & (coef * coef > 4.0 * noise_var / P1)
         coef = jnp.where(accept, coef, 0.0)
-        # subtract accepted terms from their bin in every group
-        delta = -(coef[None, :] * s)  # (P+1, B)
-        for cc in range(C):  # C is static and small
-            U = U.at[cc, :, codes[cc]].add(delta.T)
+        # subtract accepted terms from their bin in every group (one scatter for all groups)
+        delta = -(coef[:, None] * s.T)  # (B, P+1)
+        gidx = jnp.broadcast_to(jnp.arange(C)[:, None], codes.shape)  # (C, B)
+        U = U.at[gidx, :, codes].add(jnp.broadcast_to(delta[None], (C,) + delta.shape))
         # append to the output buffer
         slot = (count + jnp.cumsum(accept.astype(jnp.int32)) - 1).astype(jnp.int32)
         slot = jnp.where(accept, slot, max_terms)  # out of range => dropped
@@ -129,8 +131,7 @@ def peel(
     def body(state):
         U, sup_buf, coef_buf, count, rounds, _ = state
         before = count
-        for c in range(C):
-            U, sup_buf, coef_buf, count = visit(c, U, sup_buf, coef_buf, count)
+        U, sup_buf, coef_buf, count = jax.lax.fori_loop(0, C, visit, (U, sup_buf, coef_buf, count))
         return U, sup_buf, coef_buf, count, (rounds + 1).astype(jnp.int32), count > before
 
     def cond(state):

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spexjax._jit_cache import enable_persistent_compilation_cache
 from spexjax._rng import numpy_rng
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions, padded_to_supports
@@ -168,6 +169,7 @@ def spex(
       :class:`Interactions` with the recovered Fourier terms; ``meta`` records the plan and diagnostics.
     """
     t0 = time.perf_counter()
+    enable_persistent_compilation_cache()
     n = check_n(n)
     if decoder not in DECODERS:
         raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
