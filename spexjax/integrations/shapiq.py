@@ -164,6 +164,10 @@ class SpexApproximator(_Approximator):
             raise ValueError(f"game has n_players={n_players}, this approximator was built for n={self.n}")
         engine = self._engine()
         result = engine(_GameFunction(game), self.n, budget=int(budget), max_degree=self.max_degree, key=key, **opts)
+        lookup = getattr(game, "player_name_lookup", None)  # shapiq.Game keeps names as {name: index}
+        names = sorted(lookup, key=lookup.get) if isinstance(lookup, dict) and lookup else None
+        if names is not None and len(names) == self.n and result.feature_names is None:
+            result.feature_names = [str(v) for v in names]
         self.last_result = result
         return to_interaction_values(result, self.index, self.max_order, min_order=self.min_order)
 
