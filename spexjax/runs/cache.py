@@ -5,7 +5,8 @@ being SIGKILLed (only an OS crash / power loss can lose the last commits), reade
 and several processes may write the same file (writers serialise on ``BEGIN IMMEDIATE`` with a busy
 timeout). Two tables, both keyed by ``(fingerprint, key)``:
 
-* ``queries``: one row per dense mask; ``key`` = ``np.packbits(mask)`` bytes, ``value`` = REAL
+* ``queries``: one row per dense mask; ``key`` = ``np.packbits(mask)`` bytes (their BLAKE2b-256 digest
+  when ``n > 256``), ``value`` = REAL
   (NaN is stored as NULL and read back as NaN, so the non-finite policy applies to cached rows too);
 * ``blocks``: one row per structured :class:`~spexjax.value_functions.AffineQueries` block;
   ``key`` = a digest of the block's definition, ``value`` = the block's ``float64[2**b]`` bytes.
@@ -13,6 +14,7 @@ timeout). Two tables, both keyed by ``(fingerprint, key)``:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -181,7 +183,14 @@ def _check_table(table: str) -> None:
         raise ValueError(f"unknown cache table {table!r}")
 
 
+# Packed masks longer than this are keyed by their BLAKE2b-256 digest instead (n > 256 features), so a
+# million-feature run stores 32-byte keys rather than 125 kB ones; which form applies depends only on n.
+_MAX_RAW_KEY = 32
+
+
 def mask_keys(masks: np.ndarray) -> list[bytes]:
-    """One key per row: the packed bits of the mask (``n`` is part of the namespace, not the key)."""
+    """One key per row: the packed bits of the mask, or their digest for wide masks (``n`` is in the namespace)."""
     packed = np.packbits(np.asarray(masks, dtype=bool), axis=1)
-    return [row.tobytes() for row in packed]
+    if packed.shape[1] <= _MAX_RAW_KEY:
+        return [row.tobytes() for row in packed]
+    return [hashlib.blake2b(row.tobytes(), digest_size=32).digest() for row in packed]

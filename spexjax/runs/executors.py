@@ -8,6 +8,7 @@ At most ``window`` batches are in flight, so a killed run loses at most that man
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections import deque
@@ -127,6 +128,31 @@ def _call_packed(fn: Callable[[Any], Any], payload: Any) -> Any:
     return np.asarray(fn(payload))
 
 
+# Worker-side memo of unpickled value functions: a function that loads its model lazily on first call keeps
+# it loaded for every later batch the same worker runs, instead of reloading it per batch.
+_WORKER_FNS: dict[str, Any] = {}
+
+
+def _worker_fn(token: str, load: Callable[[], Any]) -> Any:
+    fn = _WORKER_FNS.get(token)
+    if fn is None:
+        if len(_WORKER_FNS) >= 4:
+            _WORKER_FNS.pop(next(iter(_WORKER_FNS)))
+        fn = _WORKER_FNS[token] = load()
+    return fn
+
+
+def _call_pickled(token: str, blob: bytes, payload: Any) -> Any:
+    return _call_packed(_worker_fn(token, lambda: pickle.loads(blob)), payload)
+
+
+def _call_ray(token: str, boxed_ref: list, payload: Any) -> Any:
+    import ray
+
+    # The ref is boxed in a list so Ray does not fetch and unpickle it for every task.
+    return _call_packed(_worker_fn(token, lambda: pickle.loads(ray.get(boxed_ref[0]))), payload)
+
+
 @dataclass(frozen=True)
 class _PackedMasks:
     bits: np.ndarray  # uint8[m, ceil(n / 8)]
@@ -142,14 +168,15 @@ class _PackedMasks:
         return np.unpackbits(self.bits, axis=1, count=self.n).astype(bool)
 
 
-def _check_picklable(fn: Any, executor: str) -> None:
+def _pickle_fn(fn: Any, executor: str) -> tuple[str, bytes]:
     try:
-        pickle.dumps(fn)
+        blob = pickle.dumps(fn)
     except Exception as err:  # noqa: BLE001 - any pickling failure means the same thing to the user
         raise TypeError(
             f"executor={executor!r} needs a picklable value function (a module-level function or an instance of "
             f"a module-level class); {err}. Use executor='thread' or 'inline' for closures and lambdas."
         ) from err
+    return hashlib.sha256(blob).hexdigest(), blob
 
 
 class ProcessExecutor:
@@ -170,10 +197,10 @@ class ProcessExecutor:
         return self._pool
 
     def map_batches(self, fn: Callable[[Any], Any], batches: Iterable[Any]) -> Iterator[Outcome]:
-        _check_picklable(fn, "process")
+        token, blob = _pickle_fn(fn, "process")
         pool = self._get_pool()
         return _windowed(
-            lambda b: pool.submit(_call_packed, fn, _PackedMasks.pack(b)),
+            lambda b: pool.submit(_call_pickled, token, blob, _PackedMasks.pack(b)),
             lambda f: f.result(),
             lambda f: f.cancel(),
             batches,
@@ -226,13 +253,14 @@ class RayExecutor:
         self.task_options = dict(task_options or {})
         self._window = window
         self._remote = None
+        self._refs: dict[str, Any] = {}
 
     def _ensure(self):
         ray = self._ray
         if not ray.is_initialized():
             ray.init(address=self.address, **self.init_kwargs)
         if self._remote is None:
-            self._remote = ray.remote(_call_packed)
+            self._remote = ray.remote(_call_ray)
             if self.task_options:
                 self._remote = self._remote.options(**self.task_options)
         return ray
@@ -247,7 +275,16 @@ class RayExecutor:
 
     def map_batches(self, fn: Callable[[Any], Any], batches: Iterable[Any]) -> Iterator[Outcome]:
         ray = self._ensure()
-        fn_ref = ray.put(fn)
+        try:
+            blob = ray.cloudpickle.dumps(fn)
+        except Exception as err:  # noqa: BLE001 - surface as the same clear error as the process pool
+            raise TypeError(f"executor='ray' needs a value function that cloudpickle can serialise; {err}") from err
+        token = hashlib.sha256(blob).hexdigest()
+        if token not in self._refs:  # one object-store copy per distinct function (the last few kept)
+            if len(self._refs) >= 4:
+                self._refs.pop(next(iter(self._refs)))
+            self._refs[token] = ray.put(blob)
+        fn_ref = self._refs[token]
         remote = self._remote
 
         def cancel(ref):
@@ -257,7 +294,7 @@ class RayExecutor:
                 pass
 
         return _windowed(
-            lambda b: remote.remote(fn_ref, _PackedMasks.pack(b)), _ray_get(ray), cancel, batches, self.window
+            lambda b: remote.remote(token, [fn_ref], _PackedMasks.pack(b)), _ray_get(ray), cancel, batches, self.window
         )
 
     def close(self) -> None:

@@ -138,6 +138,9 @@ class QueryRunner:
 
         self._owns_executor = isinstance(executor, str)
         self.executor = make_executor(executor)
+        # One call object per kind for the runner's lifetime: executors memoise it in their workers.
+        self._dense_call = _DenseCall(self.vf)
+        self._affine_call = _AffineCall(self.vf)
 
         if fingerprint is not None and (not isinstance(fingerprint, str) or not fingerprint):
             raise TypeError(f"fingerprint must be a non-empty str; got {fingerprint!r}")
@@ -281,7 +284,7 @@ class QueryRunner:
             prog.update(len(rows))
             self._raise_nonfinite(vals, rows + offset, total)
 
-        self._drive(_DenseCall(self.vf), metas, lambda rows: masks[rows], lambda rows: rows + offset, check, commit)
+        self._drive(self._dense_call, metas, lambda rows: masks[rows], lambda rows: rows + offset, check, commit)
         if dup_dst is not None:
             out[dup_dst] = out[dup_src]
         return out
@@ -329,7 +332,7 @@ class QueryRunner:
         def payload(gs: np.ndarray) -> AffineQueries:
             return dataclasses.replace(q, groups=np.asarray(q.groups)[gs])
 
-        self._drive(_AffineCall(self.vf), self._group_chunks(groups, size), payload, rows_of, check, commit)
+        self._drive(self._affine_call, self._group_chunks(groups, size), payload, rows_of, check, commit)
         return out
 
     def _affine_cached(self, q: AffineQueries, prog: Progress) -> np.ndarray:

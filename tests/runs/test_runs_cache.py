@@ -70,3 +70,14 @@ def test_two_processes_write_the_same_file(tmp_path):
     r = QueryRunner(lambda m: pytest.fail("should be cached"), N, cache=db, fingerprint="parity")
     r.evaluate(X)
     assert r.cache_hits == len(X)
+
+
+def test_wide_masks_use_digest_keys(tmp_path):
+    X = np.random.default_rng(0).random((5, 1000)) < 0.5
+    keys = mask_keys(X)
+    assert all(len(k) == 32 for k in keys) and len(set(keys)) == 5
+    assert [len(k) for k in mask_keys(X[:, :256])] == [32] * 5 and len(mask_keys(X[:, :9])[0]) == 2
+    r = QueryRunner(lambda m: m.sum(1).astype(float), 1000, cache=tmp_path / "c.db", fingerprint="sum")
+    y = r.evaluate(X)
+    r2 = QueryRunner(lambda m: pytest.fail("cached"), 1000, cache=tmp_path / "c.db", fingerprint="sum")
+    np.testing.assert_array_equal(r2.evaluate(X), y)

@@ -76,3 +76,15 @@ def test_ray_failure_is_retried_then_reported(local_ray, monkeypatch):
     with pytest.raises(ValueFunctionError, match=r"raised KeyError on batch rows 0\.\.7 .*no such token"):
         r.evaluate(random_masks(20))
     assert r.retries == 1
+
+
+def test_ray_workers_keep_the_value_function_loaded(local_ray, tmp_path):
+    from runs_helpers import LazyModel
+
+    log = tmp_path / "loads"
+    X = random_masks(200)
+    r = QueryRunner(LazyModel(str(log)), N, batch_size=10, executor="ray")
+    np.testing.assert_array_equal(r.evaluate(X), parity_sum(X))
+    np.testing.assert_array_equal(r.evaluate(X), parity_sum(X))
+    loads = log.read_text().split()
+    assert len(loads) == len(set(loads))  # at most once per worker process, not once per batch

@@ -279,6 +279,18 @@ def test_pool_executors_agree_with_inline(kind):
     np.testing.assert_array_equal(y, ref)
 
 
+def test_process_workers_keep_the_value_function_loaded(tmp_path):
+    from runs_helpers import LazyModel
+
+    log = tmp_path / "loads"
+    X = random_masks(120)
+    with QueryRunner(LazyModel(str(log)), N, batch_size=10, executor=make_executor("process", max_workers=2)) as r:
+        np.testing.assert_array_equal(r.evaluate(X), parity_sum(X))
+        np.testing.assert_array_equal(r.evaluate(X[::-1]), parity_sum(X[::-1]))
+    loads = log.read_text().split()
+    assert 1 <= len(loads) <= 2 and len(set(loads)) == len(loads)  # once per worker, not per batch
+
+
 def test_process_executor_retries_in_workers(tmp_path, monkeypatch):
     from runs_helpers import fail_first_in_file
 
