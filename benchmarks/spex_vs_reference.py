@@ -120,6 +120,7 @@ def run_child(spec_path: str) -> None:
         out["noise_sigma"] = noise_sigma(coeffs, supports, cell.noise_db)
         fn = Noisy(clean, out["noise_sigma"], seed=cell.seed + 101)
 
+    compile_s: dict[str, float] | None = None  # JAX compile-event durations (spexjax children only)
     t0 = time.perf_counter()
     if cell.method.startswith("spexjax"):
         import jax
@@ -131,6 +132,14 @@ def run_child(spec_path: str) -> None:
         if [tuple(s) for s in structured.supports] != supports or not np.array_equal(structured.coeffs, coeffs):
             raise RuntimeError("random_sparse_fourier in the child differs from the parent's function")
         out["jax_backend"] = jax.default_backend()
+        compile_s = {}
+
+        def _on_duration(event: str, seconds: float, **_kw) -> None:
+            if event.startswith("/jax/core/compile/"):
+                key = event.rsplit("/", 1)[-1].removesuffix("_duration")
+                compile_s[key] = compile_s.get(key, 0.0) + seconds
+
+        jax.monitoring.register_event_duration_secs_listener(_on_duration)
         if cell.method == "spexjax-structured":
             if cell.noise_db is not None:
                 raise ValueError("the structured path is benchmarked without noise only")
@@ -160,12 +169,20 @@ def run_child(spec_path: str) -> None:
 
     runs = []
     for _ in range(2):
+        if compile_s is not None:
+            compile_s.clear()
         rows0 = clean.rows
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         res = call()
-        runs.append({"seconds": time.perf_counter() - t1, "rows": clean.rows - rows0, "result": res})
+        t2, c2 = time.perf_counter(), time.process_time()
+        runs.append({"seconds": t2 - t1, "cpu_seconds": c2 - c1, "rows": clean.rows - rows0, "result": res})
+        if compile_s is not None:  # JAX tracing + lowering + XLA compilation inside this call
+            runs[-1]["jax_compile_s"] = dict(compile_s)
         runs[-1]["peak_rss_mb"] = common.peak_rss_mb()
     out["cold_s"], out["warm_s"] = runs[0]["seconds"], runs[1]["seconds"]
+    out["cold_cpu_s"], out["warm_cpu_s"] = runs[0]["cpu_seconds"], runs[1]["cpu_seconds"]
+    if compile_s is not None:
+        out["jax_compile_cold"], out["jax_compile_warm"] = runs[0]["jax_compile_s"], runs[1]["jax_compile_s"]
     out["peak_rss_mb"] = runs[1]["peak_rss_mb"]
     out["peak_rss_after_cold_mb"] = runs[0]["peak_rss_mb"]
     res = runs[1]["result"]
@@ -271,7 +288,7 @@ def build_grid(args) -> list[Cell]:
         for dec in decoders
         for m in methods
     ]
-    if args.noise_db is not None:
+    for db in args.noise_db or []:
         for dec in ("soft", "hard"):
             for m in methods:
                 if m == "spexjax-structured":
@@ -286,7 +303,7 @@ def build_grid(args) -> list[Cell]:
                         args.noise_budget,
                         args.t,
                         args.seed,
-                        noise_db=args.noise_db,
+                        noise_db=db,
                         section="noise",
                     )
                 )
@@ -299,6 +316,10 @@ def _fmt(v, spec=".2f", none="—"):
 
 def _ratio(v, mark: str = "") -> str:
     return "—" if v is None else f"{v:.1f}x{mark}"
+
+
+def _cpu(v) -> str:
+    return "" if v is None else f" ({v:.1f}x)"
 
 
 def attach_ratios(records: list[dict]) -> None:
@@ -322,12 +343,15 @@ def attach_ratios(records: list[dict]) -> None:
         r["speedup_cold"] = base[0] / r["cold_s"]
         r["speedup_warm"] = base[1] / r["warm_s"] if base[1] is not None else None
         r["rss_vs_reference"] = r["peak_rss_mb"] / base[2] if base[2] is not None else None
+        if source == "measured":  # CPU seconds are far less sensitive to other processes on a shared machine
+            r["speedup_cold_cpu"] = ref[c.group]["cold_cpu_s"] / max(r["cold_cpu_s"], 1e-9)
+            r["speedup_warm_cpu"] = ref[c.group]["warm_cpu_s"] / max(r["warm_cpu_s"], 1e-9)
 
 
 def table(records: list[dict]) -> str:
     head = (
-        "| section | method | n | function | decoder | queries | R² | terms found | import s | cold s | warm s "
-        "| peak RSS MB | speed-up cold | speed-up warm |"
+        "| section | method | n | function | decoder | queries | R² | terms found | import s | cold s (CPU s) "
+        "| warm s (CPU s) | peak RSS MB | speed-up cold (CPU) | speed-up warm (CPU) |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in records:
@@ -343,17 +367,48 @@ def table(records: list[dict]) -> str:
         mark = "¹" if r.get("ratio_source") == "lead" else ""
         lines.append(
             f"| {c.section} | {label} | {c.n} | {fn} | {c.decoder} | {r['queries']} | {r['r2']:.4f} "
-            f"| {r.get('terms_found', '—')} | {r['import_s']:.1f} | {r['cold_s']:.2f} | {r['warm_s']:.3f} "
-            f"| {r['peak_rss_mb']:.0f} | {_ratio(r.get('speedup_cold'), mark)} "
-            f"| {_ratio(r.get('speedup_warm'), mark)} |"
+            f"| {r.get('terms_found', '—')} | {r['import_s']:.1f} | {r['cold_s']:.2f} ({r['cold_cpu_s']:.2f}) "
+            f"| {r['warm_s']:.3f} ({r['warm_cpu_s']:.3f}) | {r['peak_rss_mb']:.0f} "
+            f"| {_ratio(r.get('speedup_cold'), mark)}{_cpu(r.get('speedup_cold_cpu'))} "
+            f"| {_ratio(r.get('speedup_warm'), mark)}{_cpu(r.get('speedup_warm_cpu'))} |"
         )
     lines.append("")
     lines.append(
-        "Speed-up = reference (shapiq) seconds / spexjax seconds for the same function, design and decoder. "
-        "R² on 2000 fresh random masks against the noise-free function."
+        "Speed-up = reference (shapiq) seconds / spexjax seconds for the same function, design and decoder: wall "
+        "clock, and in parentheses process CPU seconds (all threads), which other load on a shared machine "
+        "distorts much less. R² on 2000 fresh random masks against the noise-free function."
     )
     if any(r.get("ratio_source") == "lead" for r in records):
         lines.append("¹ against the project lead's shapiq numbers for this machine (no reference row in this run).")
+    return "\n".join(lines)
+
+
+_COMPILE_STAGES = ("jaxpr_trace", "jaxpr_to_mlir_module", "backend_compile")
+
+
+def breakdown(records: list[dict]) -> str:
+    """Where spexjax's time goes (the engine's own ``meta['seconds']``), cold vs warm."""
+    stages = ("plan", "query", "peel", "refine")
+    head = "| method | n | function | decoder | " + " | ".join(f"{s} cold -> warm" for s in stages)
+    head += " | JAX compile s (trace + lower + XLA), cold | CPU s cold -> warm |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in records:
+        c = Cell(**r["cell"])
+        if "meta_cold" not in r:
+            continue
+        a, b = r["meta_cold"]["seconds"], r["meta_warm"]["seconds"]
+        cells = " | ".join(f"{a[s]:.2f} -> {b[s]:.3f}" for s in stages)
+        fn = f"{c.terms}t/deg{c.degree}" + (f", {c.noise_db:g} dB" if c.noise_db is not None else "")
+        comp = r.get("jax_compile_cold", {})
+        comp_s = (
+            f"{sum(comp.values()):.1f} ({' + '.join(f'{comp.get(k, 0.0):.1f}' for k in _COMPILE_STAGES)})"
+            if comp
+            else "—"
+        )
+        lines.append(
+            f"| {c.method} | {c.n} | {fn} | {c.decoder} | {cells} | {comp_s} "
+            f"| {r['cold_cpu_s']:.1f} -> {r['warm_cpu_s']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -386,23 +441,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decoders", default="soft", help="comma list for the main grid (default soft)")
     ap.add_argument("--methods", help=f"comma subset of {','.join(METHODS)}")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--noise-db", type=float, help="add the noise section at this SNR (dB)")
+    ap.add_argument("--noise-db", type=float, nargs="+", help="add the noise section at these SNRs (dB)")
     ap.add_argument("--noise-only", action="store_true", help="run only the noise section")
     ap.add_argument("--noise-n", type=int, default=512)
     ap.add_argument("--noise-terms", type=int, default=100)
     ap.add_argument("--noise-degree", type=int, default=4)
-    ap.add_argument("--noise-budget", type=int, default=40_000)
+    ap.add_argument("--noise-budget", type=int, default=20_000)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per cell")
-    ap.add_argument("--out", help="output stem (default benchmarks/results/spex_vs_reference[_quick])")
+    ap.add_argument("--out", help="output stem (default benchmarks/results/spex_vs_reference[_quick|_noise])")
+    ap.add_argument("--render", metavar="JSON", help="only re-render the Markdown report of an earlier run")
     args = ap.parse_args(argv)
     if args.child:
         run_child(args.child)
+        return 0
+    if args.render:
+        path = Path(args.render)
+        doc = json.loads(path.read_text())
+        attach_ratios(doc["records"])
+        path.with_suffix(".md").write_text(render(doc))
+        print(render(doc))
         return 0
 
     cells = build_grid(args)
     if args.noise_only:
         cells = [c for c in cells if c.section == "noise"]
-    stem = Path(args.out) if args.out else RESULTS / ("spex_vs_reference" + ("_quick" if args.quick else ""))
+    suffix = "_quick" if args.quick else "_noise" if args.noise_only else ""
+    stem = Path(args.out) if args.out else RESULTS / f"spex_vs_reference{suffix}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     header = {
         "benchmark": "spex_vs_reference",
@@ -421,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
 
     records: list[dict] = []
+    doc = {**header, "load_at_end": common.loadavg(), "complete": not cells, "records": records}
     for i, cell in enumerate(cells):
         print(
             f"[{i + 1}/{len(cells)}] {cell.method} n={cell.n} {cell.terms}t/deg{cell.degree} {cell.decoder} "
@@ -443,23 +508,29 @@ def main(argv: list[str] | None = None) -> int:
         attach_ratios(records)
         doc = {**header, "load_at_end": common.loadavg(), "complete": i + 1 == len(cells), "records": records}
         stem.with_suffix(".json").write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n")
+        stem.with_suffix(".md").write_text(render(doc))
 
-    md = table(records)
-    checks = target_check(records)
-    text = (
-        f"# spexjax SPEX vs shapiq SPEX\n\n`{header['command']}` — {header['date']}, {header['cpu']['model']}, "
-        f"{header['cpu']['cores']} cores, load {header['load_at_start']} -> {common.loadavg()}; "
-        f"versions {json.dumps(header['versions'])}\n\n{md}\n"
-    )
-    if checks:
-        text += (
-            "\nTargets (warm >= 50x at n >= 2048, cold >= 10x, peak RSS below the reference):\n"
-            + "\n".join(checks)
-            + "\n"
-        )
-    stem.with_suffix(".md").write_text(text)
-    print(text)
+    print(render(doc))
     return 0
+
+
+def render(doc: dict) -> str:
+    """The Markdown report for a results document (also written next to the JSON)."""
+    records = doc["records"]
+    text = (
+        f"# spexjax SPEX vs shapiq SPEX\n\n`{doc['command']}` — {doc['date']}, git {doc.get('git_head', '?')}, "
+        f"{doc['cpu']['model']}, {doc['cpu']['cores']} cores, load average {doc['load_at_start']} -> "
+        f"{doc['load_at_end']} (the machine is shared: wall times are noisy, CPU seconds less so); "
+        f"versions {json.dumps(doc['versions'])}\n\n{table(records)}\n"
+    )
+    if any("meta_cold" in r for r in records):
+        text += "\nspexjax time by stage (engine's `meta['seconds']`), first call -> repeated call:\n\n"
+        text += breakdown(records) + "\n"
+    checks = target_check(records)
+    if checks:
+        text += "\nTargets (warm >= 50x at n >= 2048, cold >= 10x, peak RSS below the reference), wall clock:\n"
+        text += "\n".join(checks) + "\n"
+    return text
 
 
 if __name__ == "__main__":
