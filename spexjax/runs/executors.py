@@ -180,7 +180,13 @@ def _pickle_fn(fn: Any, executor: str) -> tuple[str, bytes]:
 
 
 class ProcessExecutor:
-    """A process pool (``spawn`` by default: safe with JAX's threads). The value function must pickle."""
+    """A process pool (``spawn`` by default: safe with JAX's threads). The value function must pickle.
+
+    As with any ``spawn`` pool, a script that uses it needs the ``if __name__ == "__main__":`` guard. The
+    function is pickled once per request and unpickled once per worker; give big models a lazy loader
+    (load on first call, leave the weights out of ``__getstate__``) so each worker loads them once.
+    Up to ``window`` batches run at once, so a killed run may pay for that many batches again.
+    """
 
     def __init__(self, max_workers: int | None = None, *, window: int | None = None, mp_context: str = "spawn"):
         self.max_workers = max_workers or min(8, os.cpu_count() or 1)
