@@ -5,6 +5,6 @@ Arrays in, arrays out: these modules import only JAX and NumPy and know nothing 
 
 from __future__ import annotations
 
-from . import characters, fwht, trees
+from . import bch, characters, fwht, gf2m, trees
 
-__all__ = ["characters", "fwht", "trees"]
+__all__ = ["bch", "characters", "fwht", "gf2m", "trees"]

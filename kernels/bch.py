@@ -136,6 +136,10 @@ class BCHCode:
         return self.delay_columns(np.arange(self.n)).T.astype(bool)
 
     @cached_property
+    def _limit(self) -> jax.Array:
+        return jnp.asarray(self.length, jnp.int32)
+
+    @cached_property
     def _device(self) -> tuple[jax.Array, jax.Array, jax.Array]:
         f = self.field.device()
         return f.exp, f.log, jnp.asarray(self.syn_mat, jnp.float32)
@@ -189,18 +193,26 @@ def encode_support(code: BCHCode, supports: Any) -> np.ndarray:
 
 
 class _Static(NamedTuple):
+    """Static (compile-time) configuration. ``n`` enters only through ``chien`` (the number of positions to
+    scan, 0 = algebraic root finder); the range limit ``P + n`` is a traced argument, so codes that share
+    ``(m, t)`` share compiled programs whatever their ``n``."""
+
     m: int
     t: int
     P: int
-    n: int
+    chien: int
 
     @property
     def N(self) -> int:
         return (1 << self.m) - 1
 
 
-def _static(code: BCHCode) -> _Static:
-    return _Static(code.m, code.t, code.P, code.n)
+def _static(code: BCHCode, root_finder: str = "auto") -> _Static:
+    if root_finder == "auto":
+        root_finder = "chien" if code.length <= CHIEN_MAX_POSITIONS else "algebraic"
+    if root_finder not in ("chien", "algebraic"):
+        raise ValueError(f"root_finder must be 'auto', 'chien' or 'algebraic', got {root_finder!r}")
+    return _Static(code.m, code.t, code.P, code.length if root_finder == "chien" else 0)
 
 
 def _xor_reduce(x: jax.Array, axis: int) -> jax.Array:
@@ -263,7 +275,7 @@ def _compact_sorted(key: jax.Array, keep: jax.Array, width: int) -> jax.Array:
 def _chien(f: GF2m, Lam: jax.Array, st: _Static) -> tuple[jax.Array, jax.Array]:
     """Scan positions ``0..P+n-1`` in chunks: ``pos`` is an error position iff ``Lambda(alpha**-pos) = 0``."""
     B, T1 = Lam.shape
-    t, N, total = st.t, st.N, st.P + st.n
+    t, N, total = st.t, st.N, st.chien
     chunk = int(min(total, max(64, (1 << 22) // max(1, B * T1))))
     nchunks = -(-total // chunk)
     logL = f.log[Lam]
@@ -290,87 +302,102 @@ def _chien(f: GF2m, Lam: jax.Array, st: _Static) -> tuple[jax.Array, jax.Array]:
 def _reduce_mod_monic(f: GF2m, p: jax.Array, s: jax.Array, t: int) -> jax.Array:
     """``p mod sigma`` for ``p[B, D]`` (D <= 2t-1) and monic degree-``t`` ``sigma`` (low coeffs ``s[B, t]``)."""
     D = p.shape[1]
-    for k in range(D - 1, t - 1, -1):
-        lead = p[:, k]
-        p = p.at[:, k - t : k].set(p[:, k - t : k] ^ mul(f, lead[:, None], s))
-        p = p.at[:, k].set(0)
-    return p[:, :t]
+    if D <= t:
+        return jnp.pad(p, ((0, 0), (0, t - D)))
+
+    def step(j, p):
+        k = D - 1 - j
+        lead = jax.lax.dynamic_slice_in_dim(p, k, 1, axis=1)
+        win = jax.lax.dynamic_slice_in_dim(p, k - t, t, axis=1) ^ mul(f, lead, s)
+        p = jax.lax.dynamic_update_slice_in_dim(p, win, k - t, axis=1)
+        return jax.lax.dynamic_update_slice_in_dim(p, jnp.zeros_like(lead), k, axis=1)
+
+    return jax.lax.fori_loop(0, D - t, step, p)[:, :t]
 
 
-def _affine_roots(f: GF2m, Lam: jax.Array, st: _Static) -> tuple[jax.Array, jax.Array]:
+def _affine_roots(f: GF2m, Lam: jax.Array, st: _Static, limit: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Roots via an affine multiple; cost independent of ``n`` (about ``t^3 + m^2 + 2^t t`` field ops per row).
 
     With ``sigma(z) = z^t Lambda(1/z)`` (monic, degree ``t``; roots ``alpha**pos`` plus ``0`` if ``deg < t``),
     find ``A(z) = sum_{i<=t} a_i z^(2^i) + c`` divisible by ``sigma`` (null vector of a ``t x (t+2)`` system
     of the residues ``z^(2^i) mod sigma``). ``y -> sum a_i y^(2^i)`` is GF(2)-linear, so the roots lie in the
     affine space ``{y : L(y) = c}`` (dimension <= t): enumerate it and keep the roots of ``sigma``.
+    Loops are ``fori_loop``s (not unrolled) to keep compile time low.
     """
-    B, T1 = Lam.shape
-    t, m, N = st.t, st.m, st.N
+    B = Lam.shape[0]
+    t, m = st.t, st.m
     s = Lam[:, ::-1][:, :t]  # sigma = z^t + sum_{k<t} s_k z^k, s_k = Lambda_{t-k}
+    bidx = jnp.arange(B)
 
-    # residues R_i = z^(2^i) mod sigma, i = 0..t
-    z = jnp.zeros((B, max(2, t + 1)), jnp.int32).at[:, 1].set(1)
-    R = _reduce_mod_monic(f, z, s, t) if t >= 1 else z
-    cols = [R]
-    for _ in range(t):
+    # residues R_i = z^(2^i) mod sigma, i = 0..t, as the columns of a t x (t+2) system (+ constant 1)
+    R0 = _reduce_mod_monic(f, jnp.zeros((B, 2), jnp.int32).at[:, 1].set(1), s, t)
+
+    def next_res(R, _):
         sq = jnp.zeros((B, 2 * t - 1), jnp.int32).at[:, ::2].set(square(f, R))
-        R = _reduce_mod_monic(f, sq, s, t)
-        cols.append(R)
+        Rn = _reduce_mod_monic(f, sq, s, t)
+        return Rn, Rn
+
+    _, Rs = jax.lax.scan(next_res, R0, None, length=t)  # (t, B, t)
     const = jnp.zeros((B, t), jnp.int32).at[:, 0].set(1)
-    M = jnp.stack([*cols, const], axis=2)  # (B, t, t+2)
+    M = jnp.concatenate([R0[:, :, None], jnp.moveaxis(Rs, 0, 2), const[:, :, None]], axis=2)
 
     # Gauss-Jordan over GF(2^m) to RREF, then the null vector of the first free column.
     rows = jnp.arange(t)
-    used = jnp.zeros((B, t), bool)
-    pivcol = jnp.full((B, t), -1, jnp.int32)
-    bidx = jnp.arange(B)
-    for col in range(t + 2):
-        cand = (~used) & (M[:, :, col] != 0)
+
+    def gj(col, carry):
+        M, used, pivcol = carry
+        mc = M[:, :, col]
+        cand = (~used) & (mc != 0)
         has = jnp.any(cand, axis=1)
         r = jnp.argmax(cand, axis=1)
-        prow = M[bidx, r]  # (B, t+2)
+        isr = rows[None, :] == r[:, None]
+        prow = M[bidx, r]
         prow = mul(f, prow, inv(f, prow[:, col])[:, None])
-        fac = jnp.where(rows[None, :] == r[:, None], 0, M[:, :, col])
-        Mn = M ^ mul(f, fac[:, :, None], prow[:, None, :])
-        Mn = jnp.where((rows[None, :] == r[:, None])[:, :, None], prow[:, None, :], Mn)
-        M = jnp.where(has[:, None, None], Mn, M)
-        hit = has[:, None] & (rows[None, :] == r[:, None])
-        used = used | hit
-        pivcol = jnp.where(hit, col, pivcol)
-    is_piv = jnp.zeros((B, t + 3), bool).at[bidx[:, None], jnp.where(pivcol >= 0, pivcol, t + 2)].set(True)
+        Mn = M ^ mul(f, jnp.where(isr, 0, mc)[:, :, None], prow[:, None, :])
+        Mn = jnp.where(isr[:, :, None], prow[:, None, :], Mn)
+        hit = has[:, None] & isr
+        return jnp.where(has[:, None, None], Mn, M), used | hit, jnp.where(hit, col, pivcol)
+
+    init = (M, jnp.zeros((B, t), bool), jnp.full((B, t), -1, jnp.int32))
+    M, _, pivcol = jax.lax.fori_loop(0, t + 2, gj, init)
+    pslot = jnp.where(pivcol >= 0, pivcol, t + 2)
+    is_piv = jnp.zeros((B, t + 3), bool).at[bidx[:, None], pslot].set(True)
     free = jnp.argmin(is_piv[:, : t + 2], axis=1)  # exists: t+2 unknowns, t equations
     x = jnp.zeros((B, t + 3), jnp.int32).at[bidx, free].set(1)
-    vals = jnp.take_along_axis(M, free[:, None, None], axis=2)[:, :, 0]  # (B, t)
-    x = x.at[bidx[:, None], jnp.where(pivcol >= 0, pivcol, t + 2)].set(vals)
+    x = x.at[bidx[:, None], pslot].set(jnp.take_along_axis(M, free[:, None, None], axis=2)[:, :, 0])
     a, c = x[:, : t + 1], x[:, t + 1]
 
     # Linear map L(y) = sum a_i y^(2^i) as packed columns v_k = L(alpha^k).
-    y = jnp.broadcast_to(jnp.left_shift(jnp.int32(1), jnp.arange(m, dtype=jnp.int32)), (B, m))
-    v = jnp.zeros((B, m), jnp.int32)
-    for i in range(t + 1):
-        v = v ^ mul(f, a[:, i : i + 1], y)
-        y = square(f, y)
+    basis = jnp.broadcast_to(jnp.left_shift(jnp.int32(1), jnp.arange(m, dtype=jnp.int32)), (B, m))
+
+    def lin(i, carry):
+        v, y = carry
+        return v ^ mul(f, a[:, i][:, None], y), square(f, y)
+
+    v, _ = jax.lax.fori_loop(0, t + 1, lin, (jnp.zeros((B, m), jnp.int32), basis))
 
     # Solve L(y) = c over GF(2) by column elimination; zero columns' combinations span the kernel.
-    comb = jnp.broadcast_to(jnp.left_shift(jnp.int32(1), jnp.arange(m, dtype=jnp.int32)), (B, m))
-    target, tcomb = c, jnp.zeros(B, jnp.int32)
-    piv = jnp.zeros((B, m), bool)
     ks = jnp.arange(m)
-    for bit in range(m):
+
+    def elim(bit, carry):
+        v, comb, target, tcomb, piv = carry
         hasbit = ((v >> bit) & 1).astype(bool)
         cand = hasbit & ~piv
         has = jnp.any(cand, axis=1)
         k = jnp.argmax(cand, axis=1)
         pc, pm = v[bidx, k], comb[bidx, k]
         hit = hasbit & (ks[None, :] != k[:, None]) & has[:, None]
-        v = jnp.where(hit, v ^ pc[:, None], v)
-        comb = jnp.where(hit, comb ^ pm[:, None], comb)
         th = has & ((target >> bit) & 1).astype(bool)
-        target = jnp.where(th, target ^ pc, target)
-        tcomb = jnp.where(th, tcomb ^ pm, tcomb)
-        piv = piv | (has[:, None] & (ks[None, :] == k[:, None]))
-    solvable = target == 0
+        return (
+            jnp.where(hit, v ^ pc[:, None], v),
+            jnp.where(hit, comb ^ pm[:, None], comb),
+            jnp.where(th, target ^ pc, target),
+            jnp.where(th, tcomb ^ pm, tcomb),
+            piv | (has[:, None] & (ks[None, :] == k[:, None])),
+        )
+
+    init = (v, basis, c, jnp.zeros(B, jnp.int32), jnp.zeros((B, m), bool))
+    _, comb, target, tcomb, piv = jax.lax.fori_loop(0, m, elim, init)
     kern = ~piv
     kdim = jnp.sum(kern, axis=1)
     krank = jnp.cumsum(kern, axis=1) - 1
@@ -380,34 +407,29 @@ def _affine_roots(f: GF2m, Lam: jax.Array, st: _Static) -> tuple[jax.Array, jax.
     subs = jnp.arange(1 << t, dtype=jnp.int32)
     sbits = ((subs[:, None] >> jnp.arange(t)) & 1).astype(bool)  # (2^t, t)
     cand = tcomb[:, None] ^ _xor_reduce(jnp.where(sbits[None], kb[:, None, :], 0), axis=2)  # (B, 2^t)
-    valid = solvable[:, None] & (subs[None, :] < jnp.left_shift(1, jnp.minimum(kdim, t))[:, None])
-    acc = jnp.ones_like(cand)  # sigma is monic
-    for k in range(t - 1, -1, -1):
-        acc = mul(f, acc, cand) ^ s[:, k : k + 1]
+    valid = (target == 0)[:, None] & (subs[None, :] < jnp.left_shift(1, jnp.minimum(kdim, t))[:, None])
+
+    def horner(j, acc):
+        return mul(f, acc, cand) ^ s[:, t - 1 - j][:, None]
+
+    acc = jax.lax.fori_loop(0, t, horner, jnp.ones_like(cand))  # sigma is monic
     pos = f.log[cand]
-    root = valid & (cand != 0) & (acc == 0) & (pos < st.P + st.n)
+    root = valid & (cand != 0) & (acc == 0) & (pos < limit)
     cnt = jnp.sum(root, axis=1, dtype=jnp.int32)
-    del N
     return _compact_sorted(pos, root, t), cnt
 
 
-def _roots(f: GF2m, Lam: jax.Array, st: _Static, root_finder: str) -> tuple[jax.Array, jax.Array]:
-    if root_finder == "auto":
-        root_finder = "chien" if st.P + st.n <= CHIEN_MAX_POSITIONS else "algebraic"
-    if root_finder == "chien":
-        return _chien(f, Lam, st)
-    if root_finder == "algebraic":
-        return _affine_roots(f, Lam, st)
-    raise ValueError(f"root_finder must be 'auto', 'chien' or 'algebraic', got {root_finder!r}")
+def _roots(f: GF2m, Lam: jax.Array, st: _Static, limit: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return _chien(f, Lam, st) if st.chien else _affine_roots(f, Lam, st, limit)
 
 
 def _decode_from_syndromes(
-    f: GF2m, S: jax.Array, st: _Static, root_finder: str
+    f: GF2m, S: jax.Array, st: _Static, limit: jax.Array
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``S[B, 2t] -> (positions int32[B, t] ascending, -1 padded; count int32[B]; ok bool[B])``."""
     C, L = _bm(f, S, st.t)
     Lam = C[:, : st.t + 1]
-    pos, cnt = _roots(f, Lam, st, root_finder)
+    pos, cnt = _roots(f, Lam, st, limit)
     ok = (L <= st.t) & (cnt == L)
     return pos, cnt, ok
 
@@ -420,16 +442,16 @@ def _split(pos: jax.Array, ok: jax.Array, st: _Static) -> tuple[jax.Array, jax.A
     return support, flips, ok
 
 
-@partial(jax.jit, static_argnames=("st", "root_finder"))
-def _decode_hard_jit(exp, log, syn_mat, bits, *, st: _Static, root_finder: str):
+@partial(jax.jit, static_argnames=("st",))
+def _decode_hard_jit(exp, log, syn_mat, limit, bits, *, st: _Static):
     f = GF2m(st.m, 0, exp, log)
     S = _syndromes(syn_mat, bits, st)
-    pos, _, ok = _decode_from_syndromes(f, S, st, root_finder)
+    pos, _, ok = _decode_from_syndromes(f, S, st, limit)
     return _split(pos, ok, st)
 
 
-@partial(jax.jit, static_argnames=("st", "depth", "root_finder"))
-def _decode_soft_jit(exp, log, syn_mat, llr, *, st: _Static, depth: int, root_finder: str):
+@partial(jax.jit, static_argnames=("st", "depth", "prefer_hard"))
+def _decode_soft_jit(exp, log, syn_mat, limit, llr, *, st: _Static, depth: int, prefer_hard: bool):
     f = GF2m(st.m, 0, exp, log)
     B, P = llr.shape
     hard = (llr < 0).astype(jnp.float32)
@@ -441,7 +463,7 @@ def _decode_soft_jit(exp, log, syn_mat, llr, *, st: _Static, depth: int, root_fi
     npat = 1 << depth
     pat = ((jnp.arange(npat)[:, None] >> jnp.arange(depth)) & 1).astype(bool)  # (npat, depth)
     S = S0[:, None, :] ^ _xor_reduce(jnp.where(pat[None, :, :, None], Sf[:, None], 0), axis=2)
-    pos, _, ok = _decode_from_syndromes(f, S.reshape(B * npat, 2 * st.t), st, root_finder)
+    pos, _, ok = _decode_from_syndromes(f, S.reshape(B * npat, 2 * st.t), st, limit)
     pos, ok = pos.reshape(B, npat, st.t), ok.reshape(B, npat)
     # Re-encoded parity = hard ^ flips ^ (decoded parity errors q): cost = reliability on flips XOR q.
     q = (pos >= 0) & (pos < P)
@@ -453,6 +475,8 @@ def _decode_soft_jit(exp, log, syn_mat, llr, *, st: _Static, depth: int, root_fi
     )
     nflip = jnp.sum(pat, -1)[None, :] + jnp.sum(q, -1) - 2 * jnp.sum(q_in_f, -1)
     cost = jnp.where(ok, cost, jnp.inf)
+    if prefer_hard:  # the reference's rule: a successful hard decode is final
+        cost = cost.at[:, 0].set(jnp.where(ok[:, 0], -jnp.inf, jnp.inf))
     best = jnp.argmin(cost, axis=1)  # first minimum: the unflipped word wins ties
     bidx = jnp.arange(B)
     okb = ok[bidx, best]
@@ -471,7 +495,7 @@ def _flat(x: Any, tail: int) -> tuple[jax.Array, tuple[int, ...]]:
 def syndromes(code: BCHCode, bits: Any) -> jax.Array:
     """``int32[..., 2t]``: ``S_i = sum_{p < P, bits_p = 1} alpha**(i*p)`` for ``i = 1..2t`` (jit, batched)."""
     b, lead = _flat(bits, code.P)
-    S = _syndromes_jit(code._device[2], b, st=_static(code))
+    S = _syndromes_jit(code._device[2], b, st=_static(code, "algebraic"))
     return S.reshape(lead + (2 * code.t,))
 
 
@@ -494,13 +518,13 @@ def berlekamp_massey(code: BCHCode, S: Any) -> tuple[jax.Array, jax.Array]:
     """
     s, lead = _flat(jnp.asarray(S, jnp.int32), 2 * code.t)
     exp, log, _ = code._device
-    Lam, L = _bm_jit(exp, log, s, st=_static(code))
+    Lam, L = _bm_jit(exp, log, s, st=_static(code, "algebraic"))
     return Lam.reshape(lead + (code.t + 1,)), L.reshape(lead)
 
 
-@partial(jax.jit, static_argnames=("st", "root_finder"))
-def _roots_jit(exp, log, Lam, *, st, root_finder):
-    return _roots(GF2m(st.m, 0, exp, log), Lam, st, root_finder)
+@partial(jax.jit, static_argnames=("st",))
+def _roots_jit(exp, log, limit, Lam, *, st):
+    return _roots(GF2m(st.m, 0, exp, log), Lam, st, limit)
 
 
 def find_roots(code: BCHCode, Lam: Any, root_finder: RootFinder = "auto") -> tuple[jax.Array, jax.Array]:
@@ -513,7 +537,7 @@ def find_roots(code: BCHCode, Lam: Any, root_finder: RootFinder = "auto") -> tup
     """
     lam, lead = _flat(jnp.asarray(Lam, jnp.int32), code.t + 1)
     exp, log, _ = code._device
-    pos, cnt = _roots_jit(exp, log, lam, st=_static(code), root_finder=root_finder)
+    pos, cnt = _roots_jit(exp, log, code._limit, lam, st=_static(code, root_finder))
     return pos.reshape(lead + (code.t,)), cnt.reshape(lead)
 
 
@@ -530,7 +554,8 @@ def decode_hard(
     if b.ndim != 2 or b.shape[1] != code.P:
         raise ValueError(f"decode_hard: bits must have shape (B, {code.P}), got {b.shape}")
     exp, log, syn = code._device
-    return _decode_hard_jit(exp, log, syn, b.astype(jnp.float32), st=_static(code), root_finder=root_finder)
+    st = _static(code, root_finder)
+    return _decode_hard_jit(exp, log, syn, code._limit, b.astype(jnp.float32), st=st)
 
 
 def default_chase_depth(t: int) -> int:
@@ -539,15 +564,23 @@ def default_chase_depth(t: int) -> int:
 
 
 def decode_soft(
-    code: BCHCode, llr: Any, depth: int | None = None, root_finder: RootFinder = "auto"
+    code: BCHCode,
+    llr: Any,
+    depth: int | None = None,
+    root_finder: RootFinder = "auto",
+    prefer_hard: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Chase decoding of parity LLRs ``float[B, P]`` (positive = bit 0).
 
     Hard decisions ``llr < 0``; every subset of the ``depth`` least reliable positions is flipped
-    (``2**depth`` trial words, decoded together); among successful trials the one whose re-encoded parity
-    disagrees with the hard decisions in the least total ``|llr|`` wins (ties: fewest flips first, i.e.
-    the plain hard word). Returns ``(support int32[B, t], n_flips int32[B], ok bool[B])`` where ``n_flips``
-    counts parity bits at which the re-encoded word differs from the hard decisions.
+    (``2**depth`` trial words, all decoded in one batch through the linearity of the syndromes); among
+    successful trials the one whose re-encoded parity disagrees with the hard decisions in the least total
+    ``|llr|`` wins (ties go to the unflipped word). The metric sees parity bits only: the message bits are
+    not observed, so a larger support is not penalised; callers verify candidates downstream.
+    ``prefer_hard=True`` keeps a successful hard decode unconditionally (the reference's rule).
+
+    Returns ``(support int32[B, t], n_flips int32[B], ok bool[B])`` where ``n_flips`` counts parity bits
+    at which the re-encoded word differs from the hard decisions.
     """
     x = jnp.asarray(llr)
     if x.ndim != 2 or x.shape[1] != code.P:
@@ -557,7 +590,8 @@ def decode_soft(
         raise ValueError(f"decode_soft: depth must be in [0, {min(code.P, 12)}], got {depth}")
     exp, log, syn = code._device
     x = x.astype(jnp.float32)
-    return _decode_soft_jit(exp, log, syn, x, st=_static(code), depth=depth, root_finder=root_finder)
+    st = _static(code, root_finder)
+    return _decode_soft_jit(exp, log, syn, code._limit, x, st=st, depth=depth, prefer_hard=bool(prefer_hard))
 
 
 __all__ = [
