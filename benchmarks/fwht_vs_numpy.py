@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         shapes.append((int(b), 1 << int(s)))
 
     dev = jax.devices()[0]
+    load_before = os.getloadavg()
     rows = []
     print(
         f"device={dev.platform}:{dev.device_kind} jax={jax.__version__} numpy={np.__version__} "
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
         "numpy_radix": args.np_radix,
         "repeats": args.repeats,
         "statistic": "min over repeats, interleaved",
-        "note": "shared 2-core machine: other load may inflate individual timings",
+        "loadavg_1_5_15_before": [round(v, 2) for v in load_before],
+        "loadavg_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
+        "note": "shared machine: load (see loadavg) inflates timings, multithreaded OpenBLAS most of all",
         "rows": rows,
     }
     if not args.no_write:

@@ -74,7 +74,7 @@ def test_all_lengths_against_dense(dtype):
 @pytest.mark.parametrize("radix", [2, 4, 8, 32, 64])
 def test_radix_choices_agree(radix):
     rng = np.random.default_rng(1)
-    for k in (1, 3, 6, 7, 10, 13):
+    for k in (1, 3, 7, 10) if radix < 8 else (1, 3, 7, 13):  # radix 2 at k=13 is 13 compiled matmuls
         x = rng.standard_normal((2, 1 << k))
         np.testing.assert_allclose(np.asarray(fwht(x, radix=radix)), _ref(x, -1), **_tol(np.float64, 1 << k))
 
