@@ -84,11 +84,51 @@ def peel(
     ``gamma * noise_var`` plus ``rel_tol**2 * F^2`` (round-off), its support hashes to its own bin and its
     magnitude clears the noise.
     """
-    C, P1, B = U.shape
+    return peel_local(
+        U, hash_codes, delay_packed, noise_var, decode=decode, soft=soft, max_terms=max_terms,
+        max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol,
+    )
+
+
+def peel_local(
+    U: jax.Array,
+    hash_codes: jax.Array,
+    delay_packed: jax.Array,
+    noise_var: jax.Array,
+    *,
+    decode: Decoder,
+    soft: bool,
+    max_terms: int,
+    max_rounds: int = 32,
+    gamma: float = 1.0,
+    rel_tol: float = 1e-6,
+    axis_name: str | None = None,
+) -> PeelResult:
+    """The body of :func:`peel` on one block of bins (not jitted).
+
+    With ``axis_name=None`` ``U`` holds all bins. Inside ``shard_map`` over ``axis_name`` (see
+    :mod:`spexjax.sharding`) ``U`` holds this device's contiguous slice of the bins: decoding and
+    verification stay local, and per visit the candidates of all bins are ``all_gather``-ed so that every
+    device applies the same, globally ordered update list to the bins it owns and keeps an identical copy
+    of the output buffers. The result therefore does not depend on the number of devices.
+    """
+    C, P1, Bl = U.shape
     P = P1 - 1
     t = None  # set from the first decode trace
     dtype = U.dtype
-    bins = jnp.arange(B, dtype=jnp.uint32)
+    if axis_name is None:
+        offset = jnp.int32(0)
+
+        def gather(x, axis):
+            return x
+    else:
+        offset = (jax.lax.axis_index(axis_name) * Bl).astype(jnp.int32)
+
+        def gather(x, axis):
+            return jax.lax.all_gather(x, axis_name, axis=axis, tiled=True)
+
+    bins = (offset + jnp.arange(Bl, dtype=jnp.int32)).astype(jnp.uint32)
+    hash_rows = hash_codes.T  # (n, C): one row gather per support member; transposed once, not per visit
 
     def visit(c, carry):
         U, sup_buf, coef_buf, count = carry
@@ -101,7 +141,7 @@ def peel(
         else:
             support, ok = decode((rel < 0).astype(jnp.uint8))
         # verify every candidate
-        codes = _xor_gather(hash_codes.T, support).T  # (C, B)
+        codes = _xor_gather(hash_rows, support).T  # (C, B)
         own = jax.lax.dynamic_index_in_dim(codes, c, axis=0, keepdims=False)
         dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
         s = (1.0 - 2.0 * dbits.astype(dtype)).T  # (P+1, B)
@@ -110,13 +150,21 @@ def peel(
         energy = jnp.mean(u * u, axis=0)
         nonzero = energy > 4.0 * noise_var + 1e-300
         tol = gamma * noise_var + (rel_tol**2) * coef * coef
-        accept = ok & nonzero & (own == bins) & (resid <= tol) & (support[:, 0] >= 0)
+        # an empty support (all-zero syndrome) is the constant term; it can only sit in bin 0
+        accept = ok & nonzero & (own == bins) & (resid <= tol)
         accept = accept & (coef * coef > 4.0 * noise_var / P1)
         coef = jnp.where(accept, coef, 0.0)
-        # subtract accepted terms from their bin in every group (one scatter for all groups)
+        # every device sees every candidate, in global bin order (identity on one device)
+        codes, s, coef, accept, support = (
+            gather(codes, 1), gather(s, 1), gather(coef, 0), gather(accept, 0), gather(support, 0)
+        )
+        # subtract accepted terms from their bin in every group (one scatter for all groups); a device
+        # applies only the updates that land in its own bins
         delta = -(coef[:, None] * s.T)  # (B, P+1)
         gidx = jnp.broadcast_to(jnp.arange(C)[:, None], codes.shape)  # (C, B)
-        U = U.at[gidx, :, codes].add(jnp.broadcast_to(delta[None], (C,) + delta.shape))
+        local = codes.astype(jnp.int32) - offset
+        local = jnp.where((local >= 0) & (local < Bl), local, Bl)  # out of range => dropped
+        U = U.at[gidx, :, local].add(jnp.broadcast_to(delta[None], (C,) + delta.shape), mode="drop")
         # append to the output buffer
         slot = (count + jnp.cumsum(accept.astype(jnp.int32)) - 1).astype(jnp.int32)
         slot = jnp.where(accept, slot, max_terms)  # out of range => dropped
@@ -126,7 +174,7 @@ def peel(
         return U, sup_buf, coef_buf, count
 
     # trace the decoder once to learn t
-    t = jax.eval_shape(lambda x: decode(x)[0], jnp.zeros((B, P), dtype if soft else jnp.uint8)).shape[1]
+    t = jax.eval_shape(lambda x: decode(x)[0], jnp.zeros((Bl, P), dtype if soft else jnp.uint8)).shape[1]
 
     def body(state):
         U, sup_buf, coef_buf, count, rounds, _ = state

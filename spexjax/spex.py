@@ -35,6 +35,7 @@ def _code(n: int, t: int):
 
     code = make_code(n, t)
     code._device  # noqa: B018 - build the device tables outside any trace (they are cached on the code)
+    getattr(code, "_limit", None)  # likewise (a jnp scalar cached on first use; created in a trace it breaks re-calls)
     return code
 
 
@@ -145,6 +146,7 @@ def spex(
     noise_sd: float | None = None,
     chase_depth: int | None = None,
     feature_names: Any = None,
+    devices: Any = None,
     **options: Any,
 ) -> Interactions:
     """Recover the sparse, low-degree Fourier expansion of ``value_fn`` with SPEX.
@@ -163,6 +165,9 @@ def spex(
       noise_sd: standard deviation of the value noise if known (default: estimated from empty bins).
       chase_depth: least-reliable delay bits the soft decoder flips (default ``min(t, 5)``).
       feature_names: optional names for the result.
+      devices: split the FWHT and the peel over accelerators (:mod:`spexjax.sharding`): ``None`` (one
+        device), ``"all"``, an int (the first k devices) or a sequence of ``jax.Device``. The result does
+        not depend on it (same supports, coefficients equal to round-off).
       **options: ``batch_size``, ``cache``, ``executor``, ``on_nonfinite``, ``progress``, ``fingerprint``
         for the query runner.
     Returns:
@@ -209,7 +214,11 @@ def spex(
     from spexjax.kernels.fwht import fwht
 
     with jax.enable_x64(True):
-        U = np.asarray(fwht(jnp.asarray(values), axis=-1, normalize=True))
+        from spexjax.sharding import bin_mesh, sharded_fwht, sharded_peel
+
+        mesh = bin_mesh(devices, B)  # None: one device, the plain kernels
+        U_dev = fwht(jnp.asarray(values), axis=-1, normalize=True) if mesh is None else sharded_fwht(values, mesh)
+        U = np.asarray(U_dev)
         noise_var = (noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U)
         noise_var = max(noise_var, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
         if decoder == "soft":
@@ -217,10 +226,11 @@ def spex(
             dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft)
         else:
             dec = functools.partial(_hard, code=code, decode_hard=decode_hard)
-        res = peel(
-            jnp.asarray(U),
-            jnp.asarray(hash_codes),
-            jnp.asarray(delays.packed),
+        peel_fn = peel if mesh is None else functools.partial(sharded_peel, mesh=mesh)
+        res = peel_fn(
+            U_dev,
+            jnp.asarray(hash_codes) if mesh is None else hash_codes,
+            jnp.asarray(delays.packed) if mesh is None else delays.packed,
             jnp.float64(noise_var),
             decode=_Hashable(dec, (id(code), decoder, chase_depth)),
             soft=decoder == "soft",
