@@ -135,3 +135,16 @@ def test_predict_checks_mask_shape():
         res.predict(np.ones((3, 4), bool))
     with pytest.raises(ValueError, match="shape"):
         res.predict(np.ones(5, bool))
+
+
+def test_constant_term_and_mobius_function():
+    from spexjax.testing import SparseMobius
+
+    f = SparseMobius(12, [(0, 1, 2), (3, 4), (5,), (6, 7, 8)], [2.0, -1.0, 0.5, 1.5])
+    res = spexjax.spex(f, 12, budget=6000, max_degree=3, key=0)
+    masks = _random_masks(12, 500)
+    assert spexjax.faithfulness(res, f, masks) > 0.9999
+    assert abs(res.baseline - 0.0) < 1e-8  # f(empty) = 0 for a sum of unanimity games
+    got = _as_dict(*res.mobius())
+    for s, c in zip(f.mobius_supports, f.mobius_coeffs, strict=True):
+        assert abs(got[s] - c) < 1e-8
