@@ -78,9 +78,8 @@ def test_soft_decoder_on_noise_terminates_and_is_consistent(n, t, seed, scale):
 )
 def test_pipeline_noise_free_reports_only_true_terms(n, terms, degree, seed, decoder):
     rng = np.random.default_rng(seed)
-    sup = sorted(
-        {tuple(sorted(rng.choice(n, size=int(rng.integers(1, degree + 1)), replace=False).tolist())) for _ in range(terms)}
-    )
+    draws = [rng.choice(n, size=int(rng.integers(1, degree + 1)), replace=False) for _ in range(terms)]
+    sup = sorted({tuple(sorted(d.tolist())) for d in draws})
     coef = rng.choice([-1.0, 1.0], size=len(sup)) * rng.uniform(0.5, 2.0, size=len(sup))
     f = SparseFourier(n, sup, coef)
     res = spexjax.spex(f, n, b=5, max_degree=degree, decoder=decoder, key=seed, refine=False)
