@@ -26,6 +26,9 @@ from spexjax.plans import SpexPlan, make_plan
 from spexjax.value_functions import AffineQueries, as_value_function, check_n
 
 DECODERS = ("soft", "hard")
+RUNNER_OPTIONS = (
+    "batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint", "max_retries", "retry_backoff",
+)
 _MAX_EXTRA_BITS = 1 << 28  # cap on (extra random masks) x n, so leftover budget never costs gigabytes
 
 
@@ -86,6 +89,7 @@ def _make_runner(vf, n, options: dict[str, Any]):
         on_nonfinite=options.pop("on_nonfinite", "raise"),
         progress=options.pop("progress", None),
         fingerprint=options.pop("fingerprint", None),
+        **{k: options.pop(k) for k in ("max_retries", "retry_backoff") if k in options},
     )
 
 
@@ -174,8 +178,10 @@ def spex(
       devices: split the FWHT and the peel over accelerators (:mod:`spexjax.sharding`): ``None`` (one
         device), ``"all"``, an int (the first k devices) or a sequence of ``jax.Device``. The result does
         not depend on it (same supports, coefficients equal to round-off).
-      **options: ``batch_size``, ``cache``, ``executor``, ``on_nonfinite``, ``progress``, ``fingerprint``
-        for the query runner.
+      **options: query-runner options (:class:`spexjax.runs.QueryRunner`): ``batch_size`` (most rows per
+        value-function call), ``cache`` (SQLite path; finished queries are never evaluated again),
+        ``executor`` (``"inline"``, ``"thread"``, ``"process"``, ``"ray"``), ``on_nonfinite``
+        (``"raise"``, ``"drop"``, ``"zero"``), ``progress``, ``fingerprint``, ``max_retries``, ``retry_backoff``.
     Returns:
       :class:`Interactions` with the recovered Fourier terms; ``meta`` records the plan and diagnostics.
     """
@@ -186,7 +192,7 @@ def spex(
         raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
     vf = as_value_function(value_fn, n)
     plan: SpexPlan = make_plan(n, budget, max_degree, b=b, groups=groups)
-    unknown = set(options) - {"batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint"}
+    unknown = set(options) - set(RUNNER_OPTIONS)
     if unknown:
         raise TypeError(f"spex() got unexpected keyword arguments {sorted(unknown)}")
     runner = _make_runner(vf, n, dict(options))
