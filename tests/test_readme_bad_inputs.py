@@ -1,0 +1,62 @@
+"""Every row of the README's "Bad input" table, run verbatim: the input raises the documented error and message."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+
+import numpy as np
+import pytest
+
+import spexjax
+import spexjax.errors
+from spexjax.testing import SparseFourier
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def _rows() -> list[tuple[str, str, str]]:
+    text = open(README, encoding="utf-8").read()
+    section = text.split("## Bad input", 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        assert len(cells) == 3, line
+        rows.append((cells[0].strip("`"), cells[1].strip("`"), cells[2]))
+    return rows
+
+
+ROWS = _rows()
+
+
+@pytest.fixture(scope="module")
+def scope():
+    f = SparseFourier(12, [(0, 1), (2,)], [1.0, 0.5])
+
+    def nan_fn(m):
+        y = np.zeros(len(m))
+        y[[2, 5]] = np.nan
+        return y
+
+    def boom(m):
+        raise RuntimeError("model crashed")
+
+    return {"np": np, "spexjax": spexjax, "f": f, "res": spexjax.spex(f, 12, b=4, max_degree=2), "nan_fn": nan_fn,
+            "boom": boom}
+
+
+def test_table_has_rows():
+    assert len(ROWS) >= 15
+
+
+@pytest.mark.parametrize("code, error, message", ROWS, ids=[r[0][:60] for r in ROWS])
+def test_readme_row(code, error, message, scope):
+    exc_type = getattr(spexjax.errors, error, None) or getattr(builtins, error)
+    with pytest.raises(exc_type) as info:
+        eval(code, dict(scope))  # noqa: S307 - the documented inputs are the test
+    assert issubclass(exc_type, (ValueError, TypeError))
+    pattern = ".*".join(re.escape(part) for part in message.split("…"))
+    assert re.fullmatch(pattern, str(info.value), flags=re.S), f"\n documented: {message}\n raised: {info.value}"
