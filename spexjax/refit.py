@@ -3,7 +3,8 @@
 Shared by ProxySPEX (its final step) and usable by SPEX for its final refinement. The constant term (the
 all ``-1`` padded row) is never penalised: it is handled by centring, exactly like an intercept.
 
-* ``"ridge"``: the whole alpha path costs one SVD; the alpha is chosen by exact leave-one-out error.
+* ``"ridge"``: the whole alpha path costs one eigendecomposition; the alpha is chosen by exact leave-one-out
+  error (jitted JAX for large problems, NumPy/LAPACK for small ones where a compile would dominate).
 * ``"lasso"``: K-fold CV over an alpha path (FISTA on the Gram matrix, vmapped over alphas), then a
   ridge refit of the selected terms (relaxed lasso) so the kept coefficients are not shrunk.
 """
@@ -25,16 +26,11 @@ METHODS = ("ridge", "lasso", "ols")
 DEFAULT_ALPHAS = np.logspace(-6, 6, 61)
 
 
-@jax.jit
-def _characters(x: jax.Array, padded: jax.Array) -> jax.Array:
-    valid = padded >= 0
-    bits = jnp.take(x, jnp.where(valid, padded, 0), axis=1) & valid[None]  # (m, K, d)
-    par = jnp.bitwise_xor.reduce(bits.astype(jnp.uint8), axis=2)
-    return 1.0 - 2.0 * par.astype(jnp.float64)
+def design_matrix(masks: Any, padded_supports: Any, *, chunk_elems: int = 1 << 24) -> np.ndarray:
+    """``float64[m, K]`` Walsh characters ``(-1)^{|S_k & kept(x)|}`` (column of ones for the constant).
 
-
-def design_matrix(masks: Any, padded_supports: Any, *, chunk_elems: int = 1 << 25) -> np.ndarray:
-    """``float64[m, K]`` Walsh characters ``(-1)^{|S_k & kept(x)|}`` (column of ones for the constant)."""
+    A gather and an XOR-reduce: memory-bound, so NumPy in row chunks (no per-shape compilation).
+    """
     x = np.asarray(masks, dtype=bool)
     pad = np.asarray(padded_supports, dtype=np.int64)
     if pad.ndim != 2:
@@ -42,39 +38,87 @@ def design_matrix(masks: Any, padded_supports: Any, *, chunk_elems: int = 1 << 2
     out = np.empty((x.shape[0], pad.shape[0]))
     if pad.shape[0] == 0 or x.shape[0] == 0:
         return out
+    valid = pad >= 0
+    idx = np.where(valid, pad, 0)
     step = max(1, chunk_elems // max(1, pad.size))
-    with jax.enable_x64(True):
-        pj = jnp.asarray(pad, dtype=jnp.int32 if x.shape[1] < 2**31 else jnp.int64)
-        for lo in range(0, x.shape[0], step):
-            out[lo : lo + step] = np.asarray(_characters(jnp.asarray(x[lo : lo + step]), pj))
+    for lo in range(0, x.shape[0], step):
+        bits = x[lo : lo + step][:, idx] & valid[None]  # (rows, K, d)
+        out[lo : lo + step] = 1.0 - 2.0 * np.bitwise_xor.reduce(bits, axis=2)
     return out
 
 
-@jax.jit
-def _ridge_path(X: jax.Array, y: jax.Array, alphas: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """LOO mean squared error per alpha and the coefficient path ``(A, K)`` from one thin SVD."""
-    U, s, Vt = jnp.linalg.svd(X, full_matrices=False)
-    uy = U.T @ y  # (r,)
-    s2 = s * s
-    shrink = s2[None, :] / (s2[None, :] + alphas[:, None])  # (A, r); all alphas as matrix products
-    fitted = (shrink * uy[None, :]) @ U.T  # (A, m)
-    h = shrink @ (U * U).T  # (A, m): diagonal of each hat matrix
-    loo = (y[None, :] - fitted) / jnp.maximum(1.0 - h, 1e-12)
-    inv = jnp.where(s[None, :] > 0, s[None, :] / (s2[None, :] + alphas[:, None]), 0.0)
-    return jnp.mean(loo * loo, axis=1), (inv * uy[None, :]) @ Vt
+def _ridge_path(X: Any, y: Any, alphas: Any, xp: Any = jnp) -> tuple[Any, Any]:
+    """LOO mean squared error per alpha and the coefficient path ``(A, K)`` from one eigendecomposition.
+
+    The Gram matrix of the smaller side (``X'X`` when ``m >= K``, else ``XX'``) is diagonalised once; every
+    alpha then costs matrix products only (hat-matrix diagonal included), never a new factorisation.
+    ``xp`` is ``jax.numpy`` (jitted, for large problems) or ``numpy`` (small ones, where compiling a new
+    shape would cost more than the solve).
+    """
+    m, K = X.shape
+    if m >= K:
+        lam, V = xp.linalg.eigh(X.T @ X)
+        lam = xp.maximum(lam, 0.0)
+        XV = X @ V  # (m, K)
+        z = XV.T @ y
+        inv = 1.0 / (lam[None, :] + alphas[:, None])  # (A, K)
+        fitted = (inv * z[None, :]) @ XV.T  # (A, m)
+        h = inv @ (XV * XV).T
+        coefs = (inv * z[None, :]) @ V.T
+    else:
+        lam, U = xp.linalg.eigh(X @ X.T)
+        lam = xp.maximum(lam, 0.0)
+        uy = U.T @ y
+        inv = 1.0 / (lam[None, :] + alphas[:, None])  # (A, m)
+        shrink = lam[None, :] * inv
+        fitted = (shrink * uy[None, :]) @ U.T
+        h = shrink @ (U * U).T
+        coefs = ((inv * uy[None, :]) @ U.T) @ X
+    loo = (y[None, :] - fitted) / xp.maximum(1.0 - h, 1e-12)
+    return xp.mean(loo * loo, axis=1), coefs
 
 
-def ridge_loo(X: np.ndarray, y: np.ndarray, alphas: Any = None) -> tuple[np.ndarray, float]:
-    """Ridge with the alpha of least leave-one-out error; returns ``(coef, alpha)`` (no intercept)."""
+_ridge_path_jit = jax.jit(partial(_ridge_path, xp=jnp))
+_JAX_MIN_WORK = 2e9  # m * K * min(m, K) above which the jitted path pays for its compilation
+
+
+def _bucket(K: int) -> int:
+    """``K`` rounded up to one of 8 sizes per octave (bounded padding, few distinct jit shapes)."""
+    if K <= 8:
+        return 8
+    step = 1 << max(0, (K - 1).bit_length() - 3)
+    return -(-K // step) * step
+
+
+def ridge_loo(
+    X: np.ndarray, y: np.ndarray, alphas: Any = None, *, return_error: bool = False
+) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, float]:
+    """Ridge with the alpha of least leave-one-out error; returns ``(coef, alpha)`` (no intercept), and
+    that mean squared LOO error too when ``return_error``."""
     alphas = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64).reshape(-1)
     if X.shape[1] == 0:
-        return np.zeros(0), float(alphas[0])
+        err0 = float(np.mean(np.asarray(y) ** 2)) if len(y) else 0.0
+        return (np.zeros(0), float(alphas[0]), err0) if return_error else (np.zeros(0), float(alphas[0]))
+    K = X.shape[1]
+    m = X.shape[0]
+    if m * K * min(m, K) < _JAX_MIN_WORK:
+        err, coefs = _ridge_path(np.asarray(X, np.float64), np.asarray(y, np.float64), alphas, xp=np)
+        err = np.where(np.isfinite(err), err, np.inf)
+        best = int(np.argmin(err))
+        out = np.asarray(coefs[best]), float(alphas[best])
+        return (*out, float(err[best])) if return_error else out
+    # zero columns up to a bucket size: they get zero coefficients and let the jit cache be reused
+    Kp = _bucket(K)
+    Xp = np.zeros((X.shape[0], Kp)) if Kp != K else X
+    if Kp != K:
+        Xp[:, :K] = X
     with jax.enable_x64(True):
-        err, coefs = _ridge_path(jnp.asarray(X), jnp.asarray(y), jnp.asarray(alphas))
+        err, coefs = _ridge_path_jit(jnp.asarray(Xp), jnp.asarray(y, dtype=jnp.float64), jnp.asarray(alphas))
         err = np.asarray(err)
         err = np.where(np.isfinite(err), err, np.inf)
         best = int(np.argmin(err))
-        return np.asarray(coefs[best]), float(alphas[best])
+        out = np.asarray(coefs[best])[:K], float(alphas[best])
+        return (*out, float(err[best])) if return_error else out
 
 
 @partial(jax.jit, static_argnames=("iters",))
