@@ -119,7 +119,9 @@ def _run(task: Any, args: argparse.Namespace, *, title: str) -> Any:
         label = ", ".join(names[i] for i in support)
         _say(f"  {value:+.4f}  {{{label}}}".ljust(width + 14) + f"  order {len(support)}")
     _say(f"\nbaseline f(nothing kept) as modelled: {result.baseline:+.4f}; terms recovered: {len(result)}")
-    _say(f"model queries: {result.queries} (budget {args.budget}) in {seconds:.1f} s")
+    hits = int(result.meta.get("cache_hits", 0) or 0)
+    cached = f", {hits} of them answered by the cache" if hits else ""
+    _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
 
     if args.faithfulness:
         masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, task.n)) < 0.5

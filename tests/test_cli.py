@@ -59,6 +59,7 @@ def test_explain_text_end_to_end(tmp_path, capsys):
     assert loaded.n == 4 and loaded.feature_names == ["not", "bad", "at", "all"]
     # the cache makes a rerun free of model queries
     assert main(argv) == 0
+    assert "answered by the cache" in capsys.readouterr().out
 
 
 def test_data_end_to_end(capsys):
