@@ -1,0 +1,132 @@
+"""ProxySPEX end to end: recovery on hierarchical functions, sample reuse, budgets, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spexjax.testing as sjt
+from spexjax.errors import BudgetError, SpexError
+from spexjax.metrics import faithfulness
+from spexjax.proxies.lgbm import LightGBMProxy, booster_to_forest
+from spexjax.proxyspex import proxyspex, select_by_energy, uniform_masks
+
+FAST = {"num_boost_round": 80}
+
+
+def test_uniform_masks_are_fair_and_work_at_large_n() -> None:
+    x = uniform_masks(0, 2000, 4096)
+    assert x.shape == (2000, 4096) and x.dtype == bool
+    assert abs(x.mean() - 0.5) < 0.005
+    np.testing.assert_array_equal(x, uniform_masks(0, 2000, 4096))
+
+
+def test_lightgbm_spectrum_is_exact() -> None:
+    f = sjt.random_hierarchical_mobius(20, 4, 3, key=2)
+    x = uniform_masks(1, 1500, 20)
+    p = LightGBMProxy(params=FAST).fit(x, f(x), max_degree=3, key=0)
+    pad, coef = p.fourier(20, 64)
+    from spexjax.refit import design_matrix
+
+    xt = uniform_masks(2, 300, 20)
+    np.testing.assert_allclose(design_matrix(xt, pad) @ coef, p.predict(xt), atol=1e-9)
+    forest = booster_to_forest(p.booster)
+    assert forest["feature"].max() < 20
+
+
+def test_recovers_hierarchical_function() -> None:
+    n = 64
+    f = sjt.random_hierarchical_mobius(n, 5, 4, key=3)
+    r = proxyspex(f, n, budget=3000, max_degree=4, key=0, proxy_params=FAST)
+    assert r.queries == 3000
+    assert faithfulness(r, f, uniform_masks(9, 2000, n)) > 0.95
+    assert r.meta["proxy"]["valid_r2"] > 0.8
+
+
+def test_same_key_same_result_and_sample_reuse() -> None:
+    n = 24
+    f = sjt.random_hierarchical_mobius(n, 3, 3, key=4)
+    a = proxyspex(f, n, budget=600, max_degree=3, key=5, proxy_params=FAST)
+    b = proxyspex(f, n, budget=600, max_degree=3, key=5, proxy_params=FAST)
+    assert a.fourier()[0] == b.fourier()[0]
+    np.testing.assert_array_equal(a.fourier()[1], b.fourier()[1])
+    # reuse paid-for samples only: no new queries
+    x = uniform_masks(6, 800, n)
+    calls = []
+
+    def counted(m):
+        calls.append(len(m))
+        return f(m)
+
+    r = proxyspex(counted, n, budget=0, max_degree=3, key=0, samples=(x, f(x)), proxy_params=FAST)
+    assert calls == [] and r.queries == 0 and r.meta["samples"] == 800
+    assert faithfulness(r, f, uniform_masks(7, 1000, n)) > 0.9
+    # both: old samples plus new queries
+    r = proxyspex(counted, n, budget=100, max_degree=3, key=0, samples=(x, f(x)), proxy_params=FAST)
+    assert sum(calls) == 100 and r.meta["samples"] == 900
+
+
+def test_select_by_energy_edge_cases() -> None:
+    pad = np.array([[-1, -1], [0, -1], [1, 2], [3, -1]])
+    # zero non-constant energy: only the constant
+    assert list(select_by_energy(pad, np.array([1.0, 0, 0, 0]), 0.95, None)) == [0]
+    # every coefficient needed (the reference's off-by-one case)
+    assert list(select_by_energy(pad, np.array([5.0, 1, 1, 1]), 1.0, None)) == [0, 1, 2, 3]
+    assert list(select_by_energy(pad, np.array([5.0, 1, 1, 1]), 0.95, None)) == [0, 1, 2, 3]
+    assert list(select_by_energy(pad, np.array([5.0, 3, 1, 0.1]), 0.9, None)) == [0, 1, 2]
+    assert list(select_by_energy(pad, np.array([5.0, 3, 1, 0.1]), 0.9, 1)) == [0, 1]
+    assert list(select_by_energy(pad[1:], np.array([3.0, 1, 0.1]), 0.5, None)) == [0]
+    assert len(select_by_energy(np.zeros((0, 1), np.int64), np.zeros(0), 0.95, None)) == 0
+
+
+def test_constant_function_and_errors() -> None:
+    r = proxyspex(lambda m: np.full(len(m), 2.5), 10, budget=200, max_degree=3, key=0, proxy_params=FAST)
+    np.testing.assert_allclose(r.predict(uniform_masks(1, 50, 10)), 2.5)
+    f = sjt.random_sparse_fourier(8, 3, 2, key=0)
+    with pytest.raises(BudgetError, match="at least 16"):
+        proxyspex(f, 8, budget=5, max_degree=2)
+    with pytest.raises(TypeError, match="budget"):
+        proxyspex(f, 8, budget=None, max_degree=2)
+    with pytest.raises(ValueError, match="n must be"):
+        proxyspex(f, 0, budget=100)
+    with pytest.raises(SpexError, match="proxy"):
+        proxyspex(f, 8, budget=100, proxy="nope")
+    with pytest.raises(SpexError, match="energy"):
+        proxyspex(f, 8, budget=100, energy=1.5)
+    with pytest.raises(TypeError, match="unexpected"):
+        proxyspex(f, 8, budget=100, colour="red")
+    with pytest.raises(ValueError, match="samples"):
+        proxyspex(f, 8, budget=0, samples=(np.zeros((20, 7), bool), np.zeros(20)))
+
+
+def test_nonfinite_rows_are_dropped_with_policy() -> None:
+    f = sjt.random_hierarchical_mobius(12, 3, 2, key=1)
+
+    def holes(m):
+        y = f(m)
+        y[::10] = np.nan
+        return y
+
+    r = proxyspex(holes, 12, budget=500, max_degree=2, key=0, on_nonfinite="drop", proxy_params=FAST)
+    assert r.meta["samples"] == 450
+    with pytest.raises(ValueError, match="non-finite|nan|NaN"):
+        proxyspex(holes, 12, budget=500, max_degree=2, key=0, proxy_params=FAST)
+
+
+@pytest.mark.slow
+def test_works_at_n_4096() -> None:
+    n = 4096
+    f = sjt.random_hierarchical_mobius(n, 4, 3, key=8)
+    r = proxyspex(f, n, budget=2000, max_degree=3, key=0, proxy_params=FAST)
+    assert r.n == n and r.queries == 2000
+    assert faithfulness(r, f, uniform_masks(3, 1000, n)) > 0.9
+
+
+def test_neural_proxy_runs() -> None:
+    pytest.importorskip("optax")
+    n = 16
+    f = sjt.random_hierarchical_mobius(n, 3, 2, key=2)
+    r = proxyspex(f, n, budget=1500, max_degree=2, key=0, proxy="neural",
+                  proxy_params={"hidden": (64,), "epochs": 30, "readout_budget": 6000})
+    assert r.meta["proxy"]["proxy"] == "neural" and r.meta["proxy"]["readout_queries"] > 0
+    assert faithfulness(r, f, uniform_masks(3, 1000, n)) > 0.8
