@@ -53,7 +53,8 @@ class MLPValueFunction(ValueFunction):
             xb = x[lo : lo + self.chunk]
             if xb.shape[0] < self.chunk and x.shape[0] > self.chunk:  # one jit shape for the ragged tail
                 xb = np.concatenate([xb, np.zeros((self.chunk - xb.shape[0], self.n), bool)])
-            out[lo : lo + self.chunk] = np.asarray(_forward_jit(self.params, jnp.asarray(xb)))[: min(self.chunk, x.shape[0] - lo)]
+            rows = min(self.chunk, x.shape[0] - lo)
+            out[lo : lo + rows] = np.asarray(_forward_jit(self.params, jnp.asarray(xb)))[:rows]
         return out * self.y_scale + self.y_mean
 
 
