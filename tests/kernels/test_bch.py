@@ -314,16 +314,18 @@ def test_soft_decoding():
     assert (snf[sok] <= 2 + t).all()
 
 
+@pytest.mark.slow
 def test_jit_matches_eager():
+    # soft with B=2 and 4 trial words reuses the eager op shapes of the B=8 hard decode
     code = bch.make_code(30, 2)
     rng = np.random.default_rng(5)
-    sup, flips = random_errors(rng, code, 6, 0, 4)
+    sup, flips = random_errors(rng, code, 8, 0, 4)
     bits = bch.encode_support(code, sup) ^ flips
-    llr = (1.0 - 2.0 * bits) * rng.uniform(0.1, 2.0, bits.shape)
+    llr = (1.0 - 2.0 * bits[:2]) * rng.uniform(0.1, 2.0, bits[:2].shape)
     calls = [
-        lambda: bch.decode_hard(code, bits, root_finder="chien"),
         lambda: bch.decode_hard(code, bits, root_finder="algebraic"),
-        lambda: bch.decode_soft(code, llr, depth=2),
+        lambda: bch.decode_soft(code, llr, depth=2, root_finder="algebraic"),
+        lambda: bch.decode_hard(code, bits, root_finder="chien"),
     ]
     for call in calls:
         jitted = [np.asarray(v) for v in call()]
@@ -335,7 +337,8 @@ def test_jit_matches_eager():
 
 # ------------------------------------------------------------------------- galois / sparse_transform
 
-@pytest.mark.parametrize(("n", "t"), [(20, 2), (50, 3), (100, 4), (1000, 6), (2000, 4)])
+@pytest.mark.slow
+@pytest.mark.parametrize(("n", "t"), [(20, 2), (100, 4), (2000, 4)])
 def test_against_galois(n, t):
     galois = pytest.importorskip("galois")
     code = bch.make_code(n, t)
@@ -345,7 +348,7 @@ def test_against_galois(n, t):
         assert galois.BCH((1 << (code.m - 1)) - 1, d=2 * t + 1).k < n  # the smaller field does not fit
     # our codewords (position = polynomial degree) are galois codewords (vector index = N-1-degree)
     rng = np.random.default_rng(n)
-    idx = np.concatenate([rng.choice(n, 40, replace=False), [0, n - 1]])
+    idx = np.concatenate([rng.choice(n, min(n, 40), replace=False), [0, n - 1]])
     words = np.zeros((len(idx), code.N), np.uint8)
     words[:, : code.P] = code.delay_columns(idx)
     words[np.arange(len(idx)), code.P + idx] = 1
@@ -354,6 +357,6 @@ def test_against_galois(n, t):
         from sparse_transform.qsft.codes.BCH import BCH as RefBCH
     except ImportError:
         return
-    if n <= 1000:  # its delay matrix is ours with both axes reversed (after its leading zero row)
+    if n <= 100:  # its delay matrix is ours with both axes reversed (after its leading zero row)
         D = np.asarray(RefBCH(n, t).get_delay_matrix(), dtype=np.uint8)
         np.testing.assert_array_equal(D[1:][::-1, ::-1], code.delay_matrix().astype(np.uint8))
