@@ -266,6 +266,16 @@ def spex(
         uniq, inv = np.unique(sup, axis=0, return_inverse=True)
         coef = np.bincount(inv.reshape(-1), weights=coef, minlength=len(uniq))
         sup = uniq
+    if refine:
+        # the constant term is always worth a coefficient: it costs nothing to fit and anchors the baseline
+        # even when its bin (bin 0 of every group) never became a clean singleton
+        t_pad = max(plan.t, 1)
+        if sup.shape[0] == 0:
+            sup = np.full((1, t_pad), -1, dtype=np.int32)
+            coef = np.zeros(1)
+        elif not np.any(np.all(sup < 0, axis=1)):
+            sup = np.concatenate([np.full((1, sup.shape[1]), -1, dtype=sup.dtype), sup])
+            coef = np.concatenate([[0.0], coef])
     if refine and len(sup):
         from spexjax.kernels.characters import characters_matrix, xor_reduce_codes
 
