@@ -232,15 +232,20 @@ def _syndromes(syn_mat: jax.Array, bits: jax.Array, st: _Static) -> jax.Array:
     return _pack(sbits, st.m)
 
 
-def _bm(f: GF2m, S: jax.Array, t: int) -> tuple[jax.Array, jax.Array]:
-    """Berlekamp-Massey on ``S[B, 2t]`` with polynomials of length ``2t+1`` (so ``L > t`` is seen, not clipped)."""
+def _bm(f: GF2m, S: jax.Array, t: int, binary: bool = True) -> tuple[jax.Array, jax.Array]:
+    """Berlekamp-Massey on ``S[B, 2t]`` with polynomials of length ``2t+1`` (so ``L > t`` is seen, not clipped).
+
+    ``binary``: for syndromes of binary words (``S_2i = S_i^2``) every second discrepancy vanishes, so only
+    the ``t`` even steps are computed (Berlekamp's simplification); otherwise all ``2t`` steps run.
+    """
     B = S.shape[0]
     Lc = 2 * t + 1
     one = jnp.zeros((B, Lc), jnp.int32).at[:, 0].set(1)
     ar = jnp.arange(Lc)
 
-    def step(r, carry):
+    def step(k, carry):
         C, Bp, L, shift, b = carry
+        r = 2 * k if binary else k
         idx = r - ar
         Sv = jnp.where(idx >= 0, jnp.take(S, jnp.clip(idx, 0, 2 * t - 1), axis=1), 0)
         d = _xor_reduce(mul(f, C, Sv), axis=1)
@@ -253,12 +258,12 @@ def _bm(f: GF2m, S: jax.Array, t: int) -> tuple[jax.Array, jax.Array]:
         Bp = jnp.where(upd[:, None], C, Bp)
         L = jnp.where(upd, r + 1 - L, L)
         b = jnp.where(upd, d, b)
-        shift = jnp.where(upd, 1, shift + 1)
+        shift = jnp.where(upd, 1, shift + 1) + (1 if binary else 0)  # + the skipped zero-discrepancy step
         C = jnp.where(nz[:, None], Cn, C)
         return C, Bp, L, shift, b
 
     init = (one, one, jnp.zeros(B, jnp.int32), jnp.ones(B, jnp.int32), jnp.ones(B, jnp.int32))
-    C, _, L, _, _ = jax.lax.fori_loop(0, 2 * t, step, init)
+    C, _, L, _, _ = jax.lax.fori_loop(0, t if binary else 2 * t, step, init)
     return C, L
 
 
@@ -409,11 +414,15 @@ def _affine_roots(f: GF2m, Lam: jax.Array, st: _Static, limit: jax.Array) -> tup
     cand = tcomb[:, None] ^ _xor_reduce(jnp.where(sbits[None], kb[:, None, :], 0), axis=2)  # (B, 2^t)
     valid = (target == 0)[:, None] & (subs[None, :] < jnp.left_shift(1, jnp.minimum(kdim, t))[:, None])
 
-    def horner(j, acc):
-        return mul(f, acc, cand) ^ s[:, t - 1 - j][:, None]
-
-    acc = jax.lax.fori_loop(0, t, horner, jnp.ones_like(cand))  # sigma is monic
     pos = f.log[cand]
+    N = st.N
+
+    def horner(j, acc):  # acc * cand with log(cand) hoisted out of the loop
+        la = f.log[acc] + pos
+        prod = jnp.where(acc == 0, 0, f.exp[jnp.where(la >= N, la - N, la)])
+        return prod ^ s[:, t - 1 - j][:, None]
+
+    acc = jax.lax.fori_loop(0, t, horner, jnp.ones_like(cand))  # sigma is monic; cand == 0 is masked below
     root = valid & (cand != 0) & (acc == 0) & (pos < limit)
     cnt = jnp.sum(root, axis=1, dtype=jnp.int32)
     return _compact_sorted(pos, root, t), cnt
@@ -504,21 +513,24 @@ def _syndromes_jit(syn_mat, bits, *, st):
     return _syndromes(syn_mat, bits, st)
 
 
-@partial(jax.jit, static_argnames=("st",))
-def _bm_jit(exp, log, S, *, st):
-    C, L = _bm(GF2m(st.m, 0, exp, log), S, st.t)
+@partial(jax.jit, static_argnames=("st", "binary"))
+def _bm_jit(exp, log, S, *, st, binary):
+    C, L = _bm(GF2m(st.m, 0, exp, log), S, st.t, binary)
     return C[:, : st.t + 1], L
 
 
-def berlekamp_massey(code: BCHCode, S: Any) -> tuple[jax.Array, jax.Array]:
-    """Error locator ``Lambda(x) = prod (1 - alpha**pos x)`` from ``S[..., 2t]`` (``2t`` fixed iterations).
+def berlekamp_massey(code: BCHCode, S: Any, binary: bool = True) -> tuple[jax.Array, jax.Array]:
+    """Error locator ``Lambda(x) = prod (1 - alpha**pos x)`` from ``S[..., 2t]`` (fixed iteration count).
+
+    ``binary=True`` (``t`` steps) assumes ``S_2i = S_i^2``, true for :func:`syndromes` of any bit vector;
+    pass ``False`` for arbitrary sequences (``2t`` steps, textbook Massey).
 
     Returns ``(Lambda int32[..., t+1], L int32[...])`` with ``Lambda[..., 0] = 1``. ``L > t`` means more
     than ``t`` errors (``Lambda`` is then truncated and meaningless).
     """
     s, lead = _flat(jnp.asarray(S, jnp.int32), 2 * code.t)
     exp, log, _ = code._device
-    Lam, L = _bm_jit(exp, log, s, st=_static(code, "algebraic"))
+    Lam, L = _bm_jit(exp, log, s, st=_static(code, "algebraic"), binary=bool(binary))
     return Lam.reshape(lead + (code.t + 1,)), L.reshape(lead)
 
 

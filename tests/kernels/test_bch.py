@@ -187,7 +187,10 @@ def test_syndromes_bm_and_decode_vs_reference(n, t):
     sup, flips = random_errors(rng, code, B, 0, t)
     bits = bch.encode_support(code, sup) ^ flips
     S = np.asarray(bch.syndromes(code, bits))
-    Lam, L = (np.asarray(v) for v in bch.berlekamp_massey(code, S))
+    Lam, L = (np.asarray(v) for v in bch.berlekamp_massey(code, S))  # binary (t-step) variant
+    Lam2, L2 = (np.asarray(v) for v in bch.berlekamp_massey(code, S, binary=False))
+    np.testing.assert_array_equal(Lam, Lam2)
+    np.testing.assert_array_equal(L, L2)
     assert S.shape == (B, 2 * t) and Lam.shape == (B, t + 1)
     for b in range(B):
         assert list(S[b]) == py_syndromes(F, bits[b], t)
