@@ -4,7 +4,10 @@ Convention. ``N = 2**m - 1``; codewords ``c in {0,1}^N`` satisfy ``sum_pos c_pos
 ``i = 1..2t``. The generator has degree ``P`` (size of the union of the cyclotomic cosets of
 ``1, 3, ..., 2t-1``). Systematic layout: parity bits at positions ``0..P-1``, feature ``j`` at position
 ``P + j``, shortened to ``n`` features. ``make_code`` picks the smallest ``m`` with ``N - P >= n``, as the
-reference ``sparse_transform`` ``BCH.parameter_search`` does, so ``P`` equals its parity length.
+reference ``sparse_transform`` ``BCH.parameter_search`` does, so ``P`` equals its parity length. With the
+same primitive polynomials as ``galois`` (see ``gf2m``), the code space is galois' (position = polynomial
+degree), and the reference's ``get_delay_matrix()[1:]`` equals our ``delay_matrix()`` with both axes
+reversed (its feature ``j`` is our ``n-1-j``, its delay ``p`` our parity bit ``P-1-p``).
 
 SPEX observes, for a bin holding one coefficient ``F(k)``, the parity bits ``r = XOR_{j in k} d_j`` (the
 delay columns). Decoding ``r`` is syndrome decoding of the word "zeros at message positions, ``r`` at
@@ -30,6 +33,9 @@ from .gf2m import M_MAX, GF2m, gf2m_field, inv, mul, square
 RootFinder = Literal["auto", "chien", "algebraic"]
 # Above this many code positions ``auto`` stops scanning (Chien) and solves for the roots algebraically.
 CHIEN_MAX_POSITIONS = 4096
+# The algebraic root finder enumerates 2^t candidates per word; Chien keeps ``t * position`` in int32.
+ALGEBRAIC_MAX_T = 12
+T_MAX = 32
 
 
 # ------------------------------------------------------------------------------------------ construction
@@ -170,8 +176,8 @@ def _make_code(n: int, t: int) -> BCHCode:
 
 def make_code(n: int, t: int) -> BCHCode:
     """The BCH code for ``n`` features correcting ``t`` errors, with the smallest field that fits (cached)."""
-    if int(n) != n or int(t) != t or n < 1 or t < 1:
-        raise ValueError(f"make_code: need integers n >= 1 and t >= 1, got n={n!r}, t={t!r}")
+    if int(n) != n or int(t) != t or n < 1 or not 1 <= t <= T_MAX:
+        raise ValueError(f"make_code: need integers n >= 1 and 1 <= t <= {T_MAX}, got n={n!r}, t={t!r}")
     return _make_code(int(n), int(t))
 
 
@@ -212,6 +218,8 @@ def _static(code: BCHCode, root_finder: str = "auto") -> _Static:
         root_finder = "chien" if code.length <= CHIEN_MAX_POSITIONS else "algebraic"
     if root_finder not in ("chien", "algebraic"):
         raise ValueError(f"root_finder must be 'auto', 'chien' or 'algebraic', got {root_finder!r}")
+    if root_finder == "algebraic" and code.t > ALGEBRAIC_MAX_T:
+        raise ValueError(f"the algebraic root finder supports t <= {ALGEBRAIC_MAX_T}; use root_finder='chien'")
     return _Static(code.m, code.t, code.P, code.length if root_finder == "chien" else 0)
 
 
@@ -607,7 +615,9 @@ def decode_soft(
 
 
 __all__ = [
+    "ALGEBRAIC_MAX_T",
     "CHIEN_MAX_POSITIONS",
+    "T_MAX",
     "BCHCode",
     "berlekamp_massey",
     "decode_hard",

@@ -138,7 +138,7 @@ def test_known_parameters(n, t):
 
 def test_make_code_errors_and_cache():
     assert bch.make_code(40, 3) is bch.make_code(40, 3)
-    for n, t in [(0, 2), (10, 0), (2.5, 1), (1 << 24, 1)]:
+    for n, t in [(0, 2), (10, 0), (2.5, 1), (1 << 24, 1), (10, bch.T_MAX + 1)]:
         with pytest.raises(ValueError):
             bch.make_code(n, t)
     code = bch.make_code(40, 3)
@@ -146,6 +146,13 @@ def test_make_code_errors_and_cache():
         code.delay_columns([40])
     with pytest.raises(ValueError):
         bch.decode_hard(code, np.zeros((3, code.P + 1), np.uint8))
+    with pytest.raises(ValueError):
+        bch.decode_hard(code, np.zeros((3, code.P), np.uint8), root_finder="bogus")
+    with pytest.raises(ValueError):
+        bch.decode_soft(code, np.zeros((3, code.P)), depth=13)
+    big_t = bch.make_code(40, bch.ALGEBRAIC_MAX_T + 1)
+    with pytest.raises(ValueError):
+        bch.decode_hard(big_t, np.zeros((1, big_t.P), np.uint8), root_finder="algebraic")
 
 
 @pytest.mark.parametrize(("n", "t"), [(20, 2), (40, 3), (100, 4)])
@@ -229,6 +236,20 @@ def test_beyond_t_agrees_with_reference(n, t):
             else:
                 assert (s[b] == -1).all() and nf[b] == 0
     assert 0 < sum(r is None for r in ref)  # the sample does exercise failures
+
+
+def test_x64_mode_and_empty_batch():
+    """Callers may run inside ``jax.enable_x64``: outputs keep their int32/bool dtypes and values."""
+    code = bch.make_code(40, 3)
+    sup = np.array([[1, 5, 30], [0, -1, -1]])
+    bits = bch.encode_support(code, sup)
+    with jax.enable_x64(True):
+        s, nf, ok = bch.decode_hard(code, bits, root_finder="algebraic")
+    assert (s.dtype, nf.dtype, ok.dtype) == (np.int32, np.int32, np.bool_)
+    np.testing.assert_array_equal(np.asarray(s), sup)
+    assert np.asarray(ok).all()
+    empty = bch.decode_hard(code, np.zeros((0, code.P), np.uint8), root_finder="algebraic")
+    assert [v.shape for v in empty] == [(0, 3), (0,), (0,)]
 
 
 @pytest.mark.parametrize("m", [10, 13, 16])
