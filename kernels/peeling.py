@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +53,10 @@ def unpack_bits(words: jax.Array, L: int) -> jax.Array:
     return bits.reshape(words.shape[:-1] + (-1,))[..., :L].astype(jnp.uint8)
 
 
+def _call_with(decode, args, x):
+    return decode(x, args)
+
+
 def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
     """``XOR_{i in support} table[..., i, ...]`` for -1 padded supports; table ``[n, ...]``."""
     valid = support >= 0
@@ -68,6 +72,7 @@ def peel(
     hash_codes: jax.Array,
     delay_packed: jax.Array,
     noise_var: jax.Array,
+    decode_args: Any = None,
     *,
     decode: Decoder,
     soft: bool,
@@ -83,9 +88,13 @@ def peel(
     (0 for exact values); a candidate is accepted when its residual energy per delay is at most
     ``gamma * noise_var`` plus ``rel_tol**2 * F^2`` (round-off), its support hashes to its own bin and its
     magnitude clears the noise.
+
+    ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
+    traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
+    at m = 24 that is 269 MB of HLO, and compiling and cache-keying it dominated SPEX at n = 10^7.
     """
     return peel_local(
-        U, hash_codes, delay_packed, noise_var, decode=decode, soft=soft, max_terms=max_terms,
+        U, hash_codes, delay_packed, noise_var, decode_args, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol,
     )
 
@@ -95,6 +104,7 @@ def peel_local(
     hash_codes: jax.Array,
     delay_packed: jax.Array,
     noise_var: jax.Array,
+    decode_args: Any = None,
     *,
     decode: Decoder,
     soft: bool,
@@ -129,6 +139,8 @@ def peel_local(
 
     bins = (offset + jnp.arange(Bl, dtype=jnp.int32)).astype(jnp.uint32)
     hash_rows = hash_codes.T  # (n, C): one row gather per support member; transposed once, not per visit
+    if decode_args is not None:
+        decode = partial(_call_with, decode, decode_args)
 
     def visit(c, carry):
         U, sup_buf, coef_buf, count = carry

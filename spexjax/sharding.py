@@ -103,17 +103,17 @@ def sharded_fwht(values: Any, mesh: Mesh) -> jax.Array:
 
 
 @partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds"))
-def _peel_sharded(U, hash_codes, delay_packed, noise_var, *, mesh, decode, soft, max_terms, max_rounds):
+def _peel_sharded(U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds):
     body = partial(peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, axis_name=AXIS)
     f = jax.shard_map(
         body,
         mesh=mesh,
-        in_specs=(P(None, None, AXIS), P(), P(), P()),
+        in_specs=(P(None, None, AXIS), P(), P(), P(), P()),
         # buffers, count, rounds and overflow are computed from all-gathered values: identical everywhere
         out_specs=PeelResult(P(), P(), P(), P(), P(None, None, AXIS), P()),
         check_vma=False,
     )
-    return f(U, hash_codes, delay_packed, noise_var)
+    return f(U, hash_codes, delay_packed, noise_var, decode_args)
 
 
 def sharded_peel(
@@ -121,6 +121,7 @@ def sharded_peel(
     hash_codes: Any,
     delay_packed: Any,
     noise_var: Any,
+    decode_args: Any = None,
     *,
     mesh: Mesh,
     decode: Any,
@@ -134,7 +135,8 @@ def sharded_peel(
     hash_codes = jax.device_put(hash_codes, rep)
     delay_packed = jax.device_put(delay_packed, rep)
     noise_var = jax.device_put(noise_var, rep)
+    decode_args = jax.device_put(decode_args, rep)
     return _peel_sharded(
-        U, hash_codes, delay_packed, noise_var, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
+        U, hash_codes, delay_packed, noise_var, decode_args, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds,
     )

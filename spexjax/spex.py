@@ -243,12 +243,16 @@ def spex(
             dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft)
         else:
             dec = functools.partial(_hard, code=code, decode_hard=decode_hard)
+        # The GF(2^m) tables travel as traced arguments (decode_args), not as constants the decoder closes
+        # over: at m = 24 those were 269 MB of HLO, and compiling/cache-keying them cost 95 s and 3.5 GB.
+        dec = functools.partial(_with_tables, dec=dec)
         peel_fn = peel if mesh is None else functools.partial(sharded_peel, mesh=mesh)
         res = peel_fn(
             U_dev,
             jnp.asarray(hash_codes) if mesh is None else hash_codes,
             jnp.asarray(delays.packed) if mesh is None else delays.packed,
             jnp.float64(noise_var),
+            (*code._device, code._limit),
             decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth)),
             soft=decoder == "soft",
             max_terms=C * B,
@@ -320,14 +324,24 @@ class _Hashable:
     def __init__(self, fn, key):
         self.fn, self.key = fn, key
 
-    def __call__(self, x):
-        return self.fn(x)
+    def __call__(self, *args):
+        return self.fn(*args)
 
     def __hash__(self):
         return hash(self.key)
 
     def __eq__(self, other):
         return isinstance(other, _Hashable) and self.key == other.key
+
+
+def _with_tables(x, tables, *, dec):
+    """Run ``dec`` (a partial of :func:`_hard` / :func:`_soft`) on a copy of its code whose device tables are
+    ``tables`` (the peel's traced arguments), so they are never baked into the compiled program."""
+    import copy
+
+    code = copy.copy(dec.keywords["code"])
+    code.__dict__.update(_device=tuple(tables[:3]), _limit=tables[3])  # the cached_property slots
+    return dec.func(x, **{**dec.keywords, "code": code})
 
 
 def _hard(bits, *, code, decode_hard):
