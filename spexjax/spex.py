@@ -68,8 +68,17 @@ class BCHDelays:
                 self.packed[lo : lo + len(idx)] = pack_bits(cols)
         self.fingerprint = f"bch(n={n},t={code.t},m={code.m},P={code.P})"
 
+    _DENSE_LIMIT = 1 << 26  # keep an unpacked copy (n * (P+1) bytes) up to 64 MB: dense masks read it often
+
     def bits(self, idx: np.ndarray) -> np.ndarray:
-        words = self.packed[np.asarray(idx)]
+        if self.n * self.num_delays <= self._DENSE_LIMIT:
+            dense = getattr(self, "_dense", None)
+            if dense is None:
+                dense = self._dense = self._unpack(self.packed)
+            return dense[np.asarray(idx)]
+        return self._unpack(self.packed[np.asarray(idx)])
+
+    def _unpack(self, words: np.ndarray) -> np.ndarray:
         bits = (words[..., :, None] >> np.arange(32, dtype=np.uint32)) & 1
         return bits.reshape(words.shape[:-1] + (-1,))[..., : self.num_delays].astype(bool)
 
@@ -155,6 +164,7 @@ def spex(
     groups: int | None = None,
     noise_sd: float | None = None,
     chase_depth: int | None = None,
+    root_finder: str = "algebraic",
     feature_names: Any = None,
     devices: Any = None,
     **options: Any,
@@ -174,6 +184,8 @@ def spex(
       b, groups: force the design instead of deriving it from ``budget``.
       noise_sd: standard deviation of the value noise if known (default: estimated from empty bins).
       chase_depth: least-reliable delay bits the soft decoder flips (default ``min(t, 5)``).
+      root_finder: how the BCH decoder finds error-locator roots: ``"algebraic"`` (affine multiple; cost
+        independent of ``n``: 20-70x faster than a Chien search already at n = 512..8192) or ``"chien"``.
       feature_names: optional names for the result.
       devices: split the FWHT and the peel over accelerators (:mod:`spexjax.sharding`): ``None`` (one
         device), ``"all"``, an int (the first k devices) or a sequence of ``jax.Device``. The result does
@@ -190,6 +202,8 @@ def spex(
     n = check_n(n)
     if decoder not in DECODERS:
         raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
+    if root_finder not in ("algebraic", "chien", "auto"):
+        raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
     vf = as_value_function(value_fn, n)
     plan: SpexPlan = make_plan(n, budget, max_degree, b=b, groups=groups)
     unknown = set(options) - set(RUNNER_OPTIONS)
@@ -240,9 +254,9 @@ def spex(
         noise_var = max(noise_var, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
         depth = min(plan.t, 5) if chase_depth is None else int(chase_depth)
         if decoder == "soft":
-            dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft)
+            dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft, root_finder=root_finder)
         else:
-            dec = functools.partial(_hard, code=code, decode_hard=decode_hard)
+            dec = functools.partial(_hard, code=code, decode_hard=decode_hard, root_finder=root_finder)
         # The GF(2^m) tables travel as traced arguments (decode_args), not as constants the decoder closes
         # over: at m = 24 those were 269 MB of HLO, and compiling/cache-keying them cost 95 s and 3.5 GB.
         dec = functools.partial(_with_tables, dec=dec)
@@ -253,7 +267,7 @@ def spex(
             jnp.asarray(delays.packed) if mesh is None else delays.packed,
             jnp.float64(noise_var),
             (*code._device, code._limit),
-            decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth)),
+            decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder)),
             soft=decoder == "soft",
             max_terms=C * B,
         )
@@ -270,6 +284,7 @@ def spex(
         uniq, inv = np.unique(sup, axis=0, return_inverse=True)
         coef = np.bincount(inv.reshape(-1), weights=coef, minlength=len(uniq))
         sup = uniq
+    added_constant = False
     if refine:
         # the constant term is always worth a coefficient: it costs nothing to fit and anchors the baseline
         # even when its bin (bin 0 of every group) never became a clean singleton
@@ -277,9 +292,11 @@ def spex(
         if sup.shape[0] == 0:
             sup = np.full((1, t_pad), -1, dtype=np.int32)
             coef = np.zeros(1)
+            added_constant = True
         elif not np.any(np.all(sup < 0, axis=1)):
             sup = np.concatenate([np.full((1, sup.shape[1]), -1, dtype=sup.dtype), sup])
             coef = np.concatenate([[0.0], coef])
+            added_constant = True
     if refine and len(sup):
         from spexjax.kernels.characters import characters_matrix, xor_reduce_codes
 
@@ -292,6 +309,8 @@ def spex(
         if extra is not None and len(extra[1]):
             xtra = (characters_matrix(extra[0], sup), extra[1])
         coef = _refit_bins(U, codes, signs, plan.b, xtra)
+        if added_constant and abs(coef[0]) <= 1e-12 * max(1.0, float(np.max(np.abs(coef)))):
+            sup, coef = sup[1:], coef[1:]  # the constant we added is a numerical zero: do not report it
     t_end = time.perf_counter()
 
     supports = padded_to_supports(sup)
@@ -344,13 +363,13 @@ def _with_tables(x, tables, *, dec):
     return dec.func(x, **{**dec.keywords, "code": code})
 
 
-def _hard(bits, *, code, decode_hard):
-    support, _flips, ok = decode_hard(code, bits)
+def _hard(bits, *, code, decode_hard, root_finder):
+    support, _flips, ok = decode_hard(code, bits, root_finder=root_finder)
     return support, ok
 
 
-def _soft(llr, *, code, depth, decode_soft):
-    support, _flips, ok = decode_soft(code, llr, depth)
+def _soft(llr, *, code, depth, decode_soft, root_finder):
+    support, _flips, ok = decode_soft(code, llr, depth, root_finder=root_finder)
     return support, ok
 
 

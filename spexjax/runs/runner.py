@@ -284,7 +284,9 @@ class QueryRunner:
             prog.update(len(rows))
             self._raise_nonfinite(vals, rows + offset, total)
 
-        self._drive(self._dense_call, metas, lambda rows: masks[rows], lambda rows: rows + offset, check, commit)
+        self._drive(
+            self._dense_call, metas, lambda rows: _take_rows(masks, rows), lambda rows: rows + offset, check, commit
+        )
         if dup_dst is not None:
             out[dup_dst] = out[dup_src]
         return out
@@ -564,3 +566,10 @@ def _block_keys(q: AffineQueries) -> list[bytes]:
         h.update(np.int64(p).astype("<i8").tobytes())
         keys.append(h.digest())
     return keys
+
+
+def _take_rows(masks: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``masks[rows]`` without a copy when ``rows`` is a contiguous range (the common case)."""
+    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows) and np.all(np.diff(rows) == 1):
+        return masks[int(rows[0]) : int(rows[-1]) + 1]
+    return masks[rows]
