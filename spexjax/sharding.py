@@ -15,8 +15,9 @@ What is split, and why this way:
   and appends it to its replicated output buffers. So every device performs exactly the single-device
   computation on its bins, in the same order: supports are identical for any device count, and
   coefficients agree to round-off (the reshard of the FWHT output never changes values).
-  GSPMD (``jit`` with in/out shardings only) was not used for the peel: the partitioner cannot see that the
-  scatter's targets are bins and would all-gather ``U`` itself each visit.
+  We did not leave the peel to GSPMD (``jit`` with in/out shardings only): how it would partition the
+  data-dependent scatter (and so the order of the floating additions) is not under our control, and the
+  explicit collective makes both the communication volume and the device-count independence evident.
 * **Tables by feature** (hash codes ``uint32[C, n]``, packed delays ``uint32[n, W]``) are replicated: the
   verify step gathers the columns of each candidate's support, which can be any feature. They cost
   ``4 (C + W)`` bytes per feature per device (280 MB at ``n = 10^7``), small next to accelerator memory; an
