@@ -21,12 +21,13 @@ __all__ = ["LightGBMProxy", "booster_to_forest", "DEFAULT_PARAMS", "SEARCH_GRID"
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "regression",
     "learning_rate": 0.3,  # the proxy only has to find supports: the refit sets the coefficients
-    "num_boost_round": 300,
+    "num_boost_round": 1000,
     "min_data_in_leaf": 5,
     "min_data_in_bin": 1,
     "max_bin": 2,
     "lambda_l2": 1e-3,
-    "early_stopping_rounds": 20,
+    # long patience: boosting often plateaus before it finds an interaction with a weak lower-order footprint
+    "early_stopping_rounds": 100,
 }
 # The small optional search (4 fits on one held-out split, not 8 configurations x 5 folds).
 SEARCH_GRID: tuple[dict[str, Any], ...] = (
