@@ -453,6 +453,13 @@ def target_check(records: list[dict]) -> list[str]:
         if r.get("rss_vs_reference") is not None:
             ok = r["rss_vs_reference"] < 1
             checks.append(f"RSS {r['rss_vs_reference']:.2f} of reference {'ok' if ok else 'MISS'}")
+        lead = LEAD_REFERENCE.get((c.n, c.terms, c.degree))
+        if lead is not None and r.get("ratio_source") == "measured" and c.budget == 10_000 and c.t == 5:
+            warm = f", warm {lead[1] / r['warm_s']:.1f}x" if lead[1] is not None else ""
+            checks.append(f"vs the lead's shapiq wall times: cold {lead[0] / r['cold_s']:.1f}x{warm}")
+        if r.get("ratio_source") == "lead":
+            checks.insert(0, "no reference row in this run, ratios vs the lead's shapiq numbers")
+        checks.append(f"R² {r['r2']:.3f}")
         out.append(f"- {c.method} n={c.n} {c.terms}t/deg{c.degree} {c.decoder}: " + "; ".join(checks))
     return out
 
