@@ -103,9 +103,13 @@ def sharded_fwht(values: Any, mesh: Mesh) -> jax.Array:
     return jax.device_put(U, NamedSharding(mesh, P(None, None, AXIS)))
 
 
-@partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds"))
-def _peel_sharded(U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds):
-    body = partial(peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, axis_name=AXIS)
+@partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds", "gamma"))
+def _peel_sharded(
+    U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds, gamma
+):
+    body = partial(
+        peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, gamma=gamma, axis_name=AXIS
+    )
     f = jax.shard_map(
         body,
         mesh=mesh,
@@ -129,6 +133,7 @@ def sharded_peel(
     soft: bool,
     max_terms: int,
     max_rounds: int = 32,
+    gamma: float = 1.0,
 ) -> PeelResult:
     """:func:`spexjax.kernels.peeling.peel` with the bins split over ``mesh`` (see the module docstring)."""
     rep = NamedSharding(mesh, P())
@@ -139,5 +144,5 @@ def sharded_peel(
     decode_args = jax.device_put(decode_args, rep)
     return _peel_sharded(
         U, hash_codes, delay_packed, noise_var, decode_args, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
-        max_rounds=max_rounds,
+        max_rounds=max_rounds, gamma=float(gamma),
     )

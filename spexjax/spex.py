@@ -270,6 +270,8 @@ def spex(
             decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder)),
             soft=decoder == "soft",
             max_terms=C * B,
+            # residual energy per delay of a true singleton is noise_var * chi2_P / (P+1): allow ~4 sigma above 1
+            gamma=1.0 + 4.0 * float(np.sqrt(2.0 / (P + 1))),
         )
         count = int(res.count)
         sup = np.asarray(res.supports)[:count]

@@ -148,3 +148,18 @@ def test_constant_term_and_mobius_function():
     got = _as_dict(*res.mobius())
     for s, c in zip(f.mobius_supports, f.mobius_coeffs, strict=True):
         assert abs(got[s] - c) < 1e-8
+
+
+def test_known_noise_level_is_not_worse_than_estimated():
+    # a true singleton's residual energy per delay is noise_var * chi2_P / (P+1): the acceptance threshold must leave
+    # room above noise_var, or giving the true noise level rejects half the terms
+    n = 256
+    f = random_sparse_fourier(n, 60, 4, key=3)
+    sd = float(np.sqrt(np.sum(f.coeffs**2) / 100.0))
+    rng = np.random.default_rng(0)
+
+    def noisy(m):
+        return f(m) + sd * rng.standard_normal(len(m))
+
+    res = spexjax.spex(noisy, n, budget=20_000, max_degree=4, decoder="hard", key=1, noise_sd=sd)
+    assert spexjax.faithfulness(res, f, _random_masks(n, 1000)) >= 0.99
