@@ -115,7 +115,9 @@ class LightGBMProxy:
         base = {**DEFAULT_PARAMS, **self.params}
         rounds = int(base.pop("num_boost_round"))
         stop = int(base.pop("early_stopping_rounds"))
-        depth = int(base.pop("max_depth", max(1, min(int(max_degree), 8))))
+        # two levels deeper than max_degree (up to 6): a split on an unrelated feature must not use up the
+        # depth an interaction needs; the readout truncates the spectrum to max_degree anyway
+        depth = int(base.pop("max_depth", max(1, min(int(max_degree) + 2, max(int(max_degree), 6)))))
         seed = key_to_seed(key) % (2**31 - 1)
         common = {"verbosity": -1, "seed": seed, "deterministic": True, "num_threads": self.num_threads,
                   "force_col_wise": True, "min_data_in_leaf": min(int(base.pop("min_data_in_leaf")), max(1, m // 4))}
