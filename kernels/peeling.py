@@ -9,7 +9,8 @@ Data layout (all static shapes inside jit):
 One round visits the groups in order; in each it decodes every bin, verifies the candidate singletons
 (hash consistency, delay signs, residual energy against the noise level) and subtracts each accepted
 term from its bin in every group, which may turn multitons elsewhere into singletons for the next visit.
-Rounds repeat (bounded ``lax.while_loop``) until a round accepts nothing.
+Rounds repeat (bounded ``lax.while_loop``) until a round accepts nothing; then one relaxed round may also
+accept terms that dominate a multiton (see :func:`peel`), after which strict rounds resume.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
     return jax.lax.reduce(g, jnp.zeros((), g.dtype), jax.lax.bitwise_xor, (support.ndim - 1,))
 
 
-@partial(jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds"))
+@partial(jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant"))
 def peel(
     U: jax.Array,
     hash_codes: jax.Array,
@@ -80,6 +81,8 @@ def peel(
     max_rounds: int = 32,
     gamma: float = 1.0,
     rel_tol: float = 1e-6,
+    dominant: bool = True,
+    dominance: float = 0.3,
 ) -> PeelResult:
     """Peel all singletons out of ``U``; see the module docstring.
 
@@ -89,13 +92,20 @@ def peel(
     ``gamma * noise_var`` plus ``rel_tol**2 * F^2`` (round-off), its support hashes to its own bin and its
     magnitude clears the noise.
 
+    With ``dominant`` (default), once a round accepts no clean singleton, one *relaxed* round also accepts
+    candidates from multitons dominated by one term: the candidate must hash to its bin, explain at least
+    ``dominance`` of the bin's energy, and its projections in its bins of the other groups must agree with
+    it (within half its size); its coefficient is the mean projection over all groups. Strict rounds
+    follow. This is what lets peeling go on past the singleton threshold (more terms than bins), where the
+    final least-squares refit corrects the approximate coefficients.
+
     ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
     traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
     at m = 24 that is 269 MB of HLO, and compiling and cache-keying it dominated SPEX at n = 10^7.
     """
     return peel_local(
         U, hash_codes, delay_packed, noise_var, decode_args, decode=decode, soft=soft, max_terms=max_terms,
-        max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol,
+        max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol, dominant=dominant, dominance=dominance,
     )
 
 
@@ -112,6 +122,8 @@ def peel_local(
     max_rounds: int = 32,
     gamma: float = 1.0,
     rel_tol: float = 1e-6,
+    dominant: bool = True,
+    dominance: float = 0.3,
     axis_name: str | None = None,
 ) -> PeelResult:
     """The body of :func:`peel` on one block of bins (not jitted).
@@ -143,7 +155,7 @@ def peel_local(
         decode = partial(_call_with, decode, decode_args)
 
     def visit(c, carry):
-        U, sup_buf, coef_buf, count = carry
+        U, sup_buf, coef_buf, count, relaxed = carry
         u = jax.lax.dynamic_index_in_dim(U, c, axis=0, keepdims=False)  # (P+1, B)
         u0 = u[0]
         sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
@@ -163,13 +175,31 @@ def peel_local(
         nonzero = energy > 4.0 * noise_var + 1e-300
         tol = gamma * noise_var + (rel_tol**2) * coef * coef
         # an empty support (all-zero syndrome) is the constant term; it can only sit in bin 0
-        accept = ok & nonzero & (own == bins) & (resid <= tol)
-        accept = accept & (coef * coef > 4.0 * noise_var / P1)
-        coef = jnp.where(accept, coef, 0.0)
+        base = ok & nonzero & (own == bins) & (coef * coef > 4.0 * noise_var / P1)
+        accept = base & (resid <= tol)
         # every device sees every candidate, in global bin order (identity on one device)
         codes, s, coef, accept, support = (
             gather(codes, 1), gather(s, 1), gather(coef, 0), gather(accept, 0), gather(support, 0)
         )
+        if dominant:
+            # A multiton dominated by one term shows that term's delay signs exactly, so it decodes to it.
+            # Accept it when it explains a share of its bin's energy *and* its projection in the other
+            # groups' bins agrees (a wrong candidate that only hashes here by chance does not); estimate its
+            # coefficient from all groups. Only in relaxed rounds, i.e. when clean singletons ran out.
+            base, energy = gather(base, 0), gather(energy, 0)
+            local = codes.astype(jnp.int32) - offset  # (C, B)
+            here = (local >= 0) & (local < Bl)
+            cols = jnp.take_along_axis(U, jnp.where(here, local, 0)[:, None, :], axis=2)  # (C, P+1, B)
+            proj = jnp.where(here, jnp.mean(cols * s[None], axis=1), 0.0)  # (C, B)
+            if axis_name is not None:
+                proj = jax.lax.psum(proj, axis_name)
+            others = (jnp.sum(proj, axis=0) - coef) / max(C - 1, 1)
+            agree = jnp.abs(others - coef) <= 0.5 * jnp.abs(coef) if C > 1 else jnp.ones_like(base)
+            dom = base & agree & (coef * coef >= dominance * energy)
+            dom_only = relaxed & dom & ~accept
+            accept = accept | dom_only
+            coef = jnp.where(dom_only, jnp.mean(proj, axis=0), coef)
+        coef = jnp.where(accept, coef, 0.0)
         # subtract accepted terms from their bin in every group (one scatter for all groups); a device
         # applies only the updates that land in its own bins
         delta = -(coef[:, None] * s.T)  # (B, P+1)
@@ -183,20 +213,23 @@ def peel_local(
         sup_buf = sup_buf.at[slot].set(support, mode="drop")
         coef_buf = coef_buf.at[slot].set(coef, mode="drop")
         count = (count + jnp.sum(accept.astype(jnp.int32))).astype(jnp.int32)
-        return U, sup_buf, coef_buf, count
+        return U, sup_buf, coef_buf, count, relaxed
 
     # trace the decoder once to learn t
     t = jax.eval_shape(lambda x: decode(x)[0], jnp.zeros((Bl, P), dtype if soft else jnp.uint8)).shape[1]
 
     def body(state):
-        U, sup_buf, coef_buf, count, rounds, _ = state
+        U, sup_buf, coef_buf, count, rounds, _, relaxed = state
         before = count
-        U, sup_buf, coef_buf, count = jax.lax.fori_loop(0, C, visit, (U, sup_buf, coef_buf, count))
-        return U, sup_buf, coef_buf, count, (rounds + 1).astype(jnp.int32), count > before
+        U, sup_buf, coef_buf, count, _ = jax.lax.fori_loop(0, C, visit, (U, sup_buf, coef_buf, count, relaxed))
+        changed = count > before
+        # strict rounds until they stall, then one relaxed round (dominated multitons); stop when that stalls too
+        go = changed | (~relaxed & jnp.bool_(dominant))
+        return U, sup_buf, coef_buf, count, (rounds + 1).astype(jnp.int32), go, ~changed & jnp.bool_(dominant)
 
     def cond(state):
-        *_, count, rounds, changed = state
-        return changed & (rounds < max_rounds) & (count < max_terms)
+        *_, count, rounds, go, _ = state
+        return go & (rounds < max_rounds) & (count < max_terms)
 
     init = (
         U,
@@ -205,8 +238,9 @@ def peel_local(
         jnp.int32(0),
         jnp.int32(0),
         jnp.bool_(True),
+        jnp.bool_(False),
     )
-    U, sup_buf, coef_buf, count, rounds, _ = jax.lax.while_loop(cond, body, init)
+    U, sup_buf, coef_buf, count, rounds, _, _ = jax.lax.while_loop(cond, body, init)
     return PeelResult(
         supports=sup_buf,
         coeffs=coef_buf,

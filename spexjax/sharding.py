@@ -103,12 +103,14 @@ def sharded_fwht(values: Any, mesh: Mesh) -> jax.Array:
     return jax.device_put(U, NamedSharding(mesh, P(None, None, AXIS)))
 
 
-@partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds", "gamma"))
+@partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds", "gamma", "dominant"))
 def _peel_sharded(
-    U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds, gamma
+    U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds, gamma,
+    dominant,
 ):
     body = partial(
-        peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, gamma=gamma, axis_name=AXIS
+        peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, gamma=gamma,
+        dominant=dominant, axis_name=AXIS,
     )
     f = jax.shard_map(
         body,
@@ -134,6 +136,7 @@ def sharded_peel(
     max_terms: int,
     max_rounds: int = 32,
     gamma: float = 1.0,
+    dominant: bool = True,
 ) -> PeelResult:
     """:func:`spexjax.kernels.peeling.peel` with the bins split over ``mesh`` (see the module docstring)."""
     rep = NamedSharding(mesh, P())
@@ -144,5 +147,5 @@ def sharded_peel(
     decode_args = jax.device_put(decode_args, rep)
     return _peel_sharded(
         U, hash_codes, delay_packed, noise_var, decode_args, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
-        max_rounds=max_rounds, gamma=float(gamma),
+        max_rounds=max_rounds, gamma=float(gamma), dominant=bool(dominant),
     )

@@ -106,15 +106,21 @@ def estimate_noise_var(U: np.ndarray, quantile: float = 0.2) -> float:
     """Per-bin noise variance from the quietest bins.
 
     Empty bins hold only noise, so their mean energy over the ``P+1`` delays is ``sigma_b^2`` times a
-    chi-square/(P+1) variable, tightly concentrated. A low quantile over all bins stays on empty bins
-    as long as most bins are empty (true whenever recovery is possible at all).
+    chi-square/(P+1) variable, tightly concentrated; a low quantile over all bins stays on empty bins as
+    long as most bins are empty. When few are (more terms than bins, where dominated multitons are peeled),
+    single-term bins still show it: their ``|U|`` is constant over the delays up to the noise, so the spread
+    of ``|U|`` over the delays is ``~sigma_b^2`` there (``(1 - 2/pi) sigma_b^2`` in an empty bin); its 5 %
+    quantile bounds the noise from above. The smaller estimate is used.
     """
     P1 = U.shape[1]
     energy = np.mean(U * U, axis=1).reshape(-1)  # (C*B,)
     q = float(np.quantile(energy, quantile))
     # chi2_{P+1}/(P+1) quantile ~ 1 + z sqrt(2/(P+1)); z(0.2) = -0.8416
     corr = max(0.25, 1.0 - 0.8416 * np.sqrt(2.0 / P1))
-    return q / corr
+    spread = np.var(np.abs(U), axis=1).reshape(-1)
+    q2 = float(np.quantile(spread, 0.05))
+    corr2 = (1.0 - 2.0 / np.pi) * max(0.25, 1.0 - 1.645 * np.sqrt(2.0 / max(P1 - 1, 1)))
+    return min(q / corr, q2 / corr2)
 
 
 def _refit_bins(
@@ -269,7 +275,8 @@ def spex(
             (*code._device, code._limit),
             decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder)),
             soft=decoder == "soft",
-            max_terms=C * B,
+            max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
+            max_rounds=64,
             # residual energy per delay of a true singleton is noise_var * chi2_P / (P+1): allow ~4 sigma above 1
             gamma=1.0 + 4.0 * float(np.sqrt(2.0 / (P + 1))),
         )
@@ -313,6 +320,15 @@ def spex(
         coef = _refit_bins(U, codes, signs, plan.b, xtra)
         if added_constant and abs(coef[0]) <= 1e-12 * max(1.0, float(np.max(np.abs(coef)))):
             sup, coef = sup[1:], coef[1:]  # the constant we added is a numerical zero: do not report it
+        # A candidate peeled from a dominated multiton that was not a real term refits to (about) zero: drop
+        # terms below three standard errors of the least-squares fit (value noise sigma^2 = B * noise_var over
+        # every structured and random row) or below round-off.
+        rows = C * (P + 1) * B + (len(extra[1]) if extra is not None else 0)
+        se = float(np.sqrt(noise_var * B / max(rows, 1)))
+        scale = float(np.max(np.abs(coef), initial=0.0))
+        const = np.all(sup < 0, axis=1)
+        keep = const | (np.abs(coef) > max(3.0 * se, 1e-10 * scale))
+        sup, coef = sup[keep], coef[keep]
     t_end = time.perf_counter()
 
     supports = padded_to_supports(sup)

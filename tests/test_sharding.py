@@ -31,6 +31,7 @@ CHILD = textwrap.dedent(
     for name, n, terms, deg, b, decoder in [
         ("hard", 2000, 50, 4, 7, "hard"),  # Chien root finding (P + n <= 4096)
         ("soft", 6000, 40, 3, 7, "soft"),  # algebraic root finding, Chase decoding
+        ("dense", 1024, 60, 4, 4, "soft"),  # more terms than bins: dominated multitons, cross-group projections
     ]:
         f = random_sparse_fourier(n, terms, deg, key=3)
         _, P = bch_dimensions(n, deg)
@@ -61,7 +62,7 @@ def test_one_vs_eight_devices_identical():
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout)
-    for name in ("hard", "soft"):
+    for name in ("hard", "soft", "dense"):
         ref = out[f"{name}/None"]
         assert ref["nonzero"] == ref["truth"], name  # the problem is recovered at all
         for dev in ("8", "3"):  # 3 devices -> 2 shards (largest power of two that divides the bins)
