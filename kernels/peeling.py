@@ -67,7 +67,9 @@ def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
     return jax.lax.reduce(g, jnp.zeros((), g.dtype), jax.lax.bitwise_xor, (support.ndim - 1,))
 
 
-@partial(jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant"))
+@partial(
+    jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "decode_hard", "chase_bins")
+)
 def peel(
     U: jax.Array,
     hash_codes: jax.Array,
@@ -83,6 +85,8 @@ def peel(
     rel_tol: float = 1e-6,
     dominant: bool = True,
     dominance: float = 0.3,
+    decode_hard: Decoder | None = None,
+    chase_bins: int = 64,
 ) -> PeelResult:
     """Peel all singletons out of ``U``; see the module docstring.
 
@@ -99,6 +103,10 @@ def peel(
     follow. This is what lets peeling go on past the singleton threshold (more terms than bins), where the
     final least-squares refit corrects the approximate coefficients.
 
+    With ``soft`` and a ``decode_hard`` (bits -> same outputs as ``decode``), each visit decodes hard first
+    and runs the soft decoder only on bins whose hard candidate does not verify: on the first
+    ``chase_bins`` of them (one compiled branch) or, when more need it, on all bins (the other branch).
+
     ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
     traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
     at m = 24 that is 269 MB of HLO, and compiling and cache-keying it dominated SPEX at n = 10^7.
@@ -106,6 +114,7 @@ def peel(
     return peel_local(
         U, hash_codes, delay_packed, noise_var, decode_args, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol, dominant=dominant, dominance=dominance,
+        decode_hard=decode_hard, chase_bins=chase_bins,
     )
 
 
@@ -124,6 +133,8 @@ def peel_local(
     rel_tol: float = 1e-6,
     dominant: bool = True,
     dominance: float = 0.3,
+    decode_hard: Decoder | None = None,
+    chase_bins: int = 64,
     axis_name: str | None = None,
 ) -> PeelResult:
     """The body of :func:`peel` on one block of bins (not jitted).
@@ -153,18 +164,10 @@ def peel_local(
     hash_rows = hash_codes.T  # (n, C): one row gather per support member; transposed once, not per visit
     if decode_args is not None:
         decode = partial(_call_with, decode, decode_args)
+        if decode_hard is not None:
+            decode_hard = partial(_call_with, decode_hard, decode_args)
 
-    def visit(c, carry):
-        U, sup_buf, coef_buf, count, relaxed = carry
-        u = jax.lax.dynamic_index_in_dim(U, c, axis=0, keepdims=False)  # (P+1, B)
-        u0 = u[0]
-        sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
-        rel = (u[1:] * sgn0[None, :]).T  # (B, P): positive => delay bit 0
-        if soft:
-            support, ok = decode(rel)
-        else:
-            support, ok = decode((rel < 0).astype(jnp.uint8))
-        # verify every candidate
+    def verify(c, u, support, ok):
         codes = _xor_gather(hash_rows, support).T  # (C, B)
         own = jax.lax.dynamic_index_in_dim(codes, c, axis=0, keepdims=False)
         dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
@@ -176,7 +179,41 @@ def peel_local(
         tol = gamma * noise_var + (rel_tol**2) * coef * coef
         # an empty support (all-zero syndrome) is the constant term; it can only sit in bin 0
         base = ok & nonzero & (own == bins) & (coef * coef > 4.0 * noise_var / P1)
-        accept = base & (resid <= tol)
+        return codes, s, coef, energy, nonzero, base, base & (resid <= tol)
+
+    def visit(c, carry):
+        U, sup_buf, coef_buf, count, relaxed = carry
+        u = jax.lax.dynamic_index_in_dim(U, c, axis=0, keepdims=False)  # (P+1, B)
+        u0 = u[0]
+        sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
+        rel = (u[1:] * sgn0[None, :]).T  # (B, P): positive => delay bit 0
+        bits = (rel < 0).astype(jnp.uint8)
+        if not soft:
+            support, ok = decode(bits)
+        elif decode_hard is None:
+            support, ok = decode(rel)
+        else:
+            # Chase decoding only where the hard decision does not already give a verified singleton: the
+            # same candidates as Chase on every bin, at a fraction of the cost when few bins need it (the
+            # 2^depth trials are decoded for at most ``chase_bins`` of them, else for all).
+            support, ok = decode_hard(bits)
+            *_, nonzero_h, _, accept_h = verify(c, u, support, ok)
+            need = nonzero_h & ~accept_h
+            M = min(Bl, chase_bins)
+
+            def few(_):
+                _, idx = jax.lax.top_k(need.astype(jnp.int32), M)  # the bins needing it come first
+                sub_s, sub_ok = decode(rel[idx])
+                take = need[idx]
+                return (support.at[idx].set(jnp.where(take[:, None], sub_s, support[idx])),
+                        ok.at[idx].set(jnp.where(take, sub_ok, ok[idx])))
+
+            def every(_):
+                all_s, all_ok = decode(rel)
+                return jnp.where(need[:, None], all_s, support), jnp.where(need, all_ok, ok)
+
+            support, ok = jax.lax.cond(jnp.sum(need) <= M, few, every, None) if M < Bl else every(None)
+        codes, s, coef, energy, _, base, accept = verify(c, u, support, ok)
         # every device sees every candidate, in global bin order (identity on one device)
         codes, s, coef, accept, support = (
             gather(codes, 1), gather(s, 1), gather(coef, 0), gather(accept, 0), gather(support, 0)

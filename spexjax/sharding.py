@@ -103,14 +103,19 @@ def sharded_fwht(values: Any, mesh: Mesh) -> jax.Array:
     return jax.device_put(U, NamedSharding(mesh, P(None, None, AXIS)))
 
 
-@partial(jax.jit, static_argnames=("mesh", "decode", "soft", "max_terms", "max_rounds", "gamma", "dominant"))
+@partial(
+    jax.jit,
+    static_argnames=(
+        "mesh", "decode", "soft", "max_terms", "max_rounds", "gamma", "dominant", "decode_hard", "chase_bins"
+    ),
+)
 def _peel_sharded(
     U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds, gamma,
-    dominant,
+    dominant, decode_hard, chase_bins,
 ):
     body = partial(
         peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, gamma=gamma,
-        dominant=dominant, axis_name=AXIS,
+        dominant=dominant, decode_hard=decode_hard, chase_bins=chase_bins, axis_name=AXIS,
     )
     f = jax.shard_map(
         body,
@@ -137,6 +142,8 @@ def sharded_peel(
     max_rounds: int = 32,
     gamma: float = 1.0,
     dominant: bool = True,
+    decode_hard: Any = None,
+    chase_bins: int = 64,
 ) -> PeelResult:
     """:func:`spexjax.kernels.peeling.peel` with the bins split over ``mesh`` (see the module docstring)."""
     rep = NamedSharding(mesh, P())
@@ -148,4 +155,5 @@ def sharded_peel(
     return _peel_sharded(
         U, hash_codes, delay_packed, noise_var, decode_args, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds, gamma=float(gamma), dominant=bool(dominant),
+        decode_hard=decode_hard, chase_bins=int(chase_bins),
     )
