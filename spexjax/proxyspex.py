@@ -28,9 +28,8 @@ from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.metrics import r2_score
 from spexjax.value_functions import as_value_function, check_masks, check_n
 
-__all__ = ["proxyspex", "select_by_energy", "uniform_masks", "ENERGY_LEVELS", "MIN_SAMPLES"]
+__all__ = ["proxyspex", "select_by_energy", "uniform_masks", "MIN_SAMPLES"]
 
-ENERGY_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 MIN_SAMPLES = 16  # a proxy needs a training split and a held-out split
 _RUNNER_OPTIONS = ("batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint")
 
@@ -67,39 +66,112 @@ def select_by_energy(padded: np.ndarray, coeffs: np.ndarray, energy: float, max_
     return np.concatenate([np.nonzero(const)[0][:1], np.sort(chosen)])
 
 
-def _choose_energy(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.ndarray, cap: int) -> float:
-    """The energy level whose kept terms refit best (exact ridge leave-one-out error).
+def _term_grid(cap: int) -> list[int]:
+    """Candidate numbers of kept terms: a geometric grid with ratio sqrt(2) from 1 up to ``cap`` (inclusive)."""
+    ks, k = [], 1.0
+    while int(round(k)) < cap:
+        if not ks or int(round(k)) > ks[-1]:
+            ks.append(int(round(k)))
+        k *= 2**0.5
+    return ks + [int(cap)] if cap > 0 else []
 
-    Levels are tried in increasing order and the search stops at the first larger set that fails to
-    improve the error: the error is U-shaped in the number of terms (missing terms, then noise terms),
-    and the large sets are the expensive ones. The sets are nested, so characters are computed once.
+
+def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.ndarray, cap: int,
+                  patience: int = 3, pool: int = 8192, rounds: int = 4) -> dict[str, Any]:
+    """Which of the proxy's terms to keep: the set whose ridge refit has the least exact leave-one-out
+    error. Returns ``{"idx", "w", "alpha", "loo", "means", "tried", "screened"}``: kept indices into
+    ``padded``, their ridge coefficients on centred characters (alpha chosen by LOO; the intercept is
+    ``mean(y) - means @ w``), that LOO error, the kept characters' means, the counts evaluated and the terms
+    added by screening.
+
+    1. Counts of the largest proxy coefficients on a geometric grid (ratio sqrt(2), so sparse spectra are
+       resolved term by term at the low end), in increasing order; the search stops once ``patience`` larger
+       sets in a row fail to improve the error by 1%: the error is U-shaped in the number of terms (missing
+       terms, then noise terms), the large sets are the expensive ones, and gains below 1% are noise terms.
+       (An energy grid, e.g. the papers' 0.95, is far coarser where it matters: one step can jump from ten
+       terms to the cap.)
+    2. Residual screening: a proxy that only stumbled on an interaction (a tree path that happens to split
+       on its features) gives it a tiny coefficient, far down the magnitude order, although the samples
+       show it plainly. On uniform masks the characters are orthogonal, so ``mean(chi_S * residual)`` is an
+       unbiased estimate of what term ``S`` still explains, with standard error ``rms(residual)/sqrt(m)``.
+       Terms among the ``pool`` largest proxy coefficients whose estimate exceeds the largest a pure-noise
+       pool would give (a Gaussian max bound) are added, and kept only if the LOO error improves by 1%.
     """
     from spexjax.refit import design_matrix, ridge_loo
 
-    sets = [select_by_energy(padded, coeffs, e, cap) for e in ENERGY_LEVELS]
-    nonconst = lambda idx: idx[~np.all(padded[idx] < 0, axis=1)]  # noqa: E731
+    m = X.shape[0]
+    nonconst = np.nonzero(~np.all(padded < 0, axis=1) & (coeffs != 0.0))[0]
+    ranked = nonconst[np.argsort(-np.abs(coeffs[nonconst]), kind="stable")]
+    order = ranked[: max(0, int(cap))]
     yc = y - y.mean()
-    cols: list[np.ndarray] = []  # centred character columns, built lazily as the levels grow
-    have = 0
-    best, best_err, seen = ENERGY_LEVELS[-1], np.inf, set()
-    order = nonconst(sets[-1])[np.argsort(-np.abs(coeffs[nonconst(sets[-1])]), kind="stable")]
-    for e, idx in zip(ENERGY_LEVELS, sets, strict=True):
-        k = len(nonconst(idx))
-        if k == 0 or k in seen:
-            continue
-        seen.add(k)
-        if k > have:  # sets are nested prefixes of ``order``
-            new = design_matrix(X, padded[order[have:k]])
-            cols.append(new - new.mean(axis=0))
-            have = k
-        D = np.concatenate(cols, axis=1) if len(cols) > 1 else cols[0]
-        cols = [D]
-        _, _, err = ridge_loo(D[:, :k], yc, return_error=True)
-        if err < best_err * 0.99:  # gains below 1% are noise terms; larger sets only cost time
-            best, best_err = e, err
+    best_err = float(np.mean(yc * yc))
+    best = {"idx": order[:0], "w": np.zeros(0), "alpha": None, "loo": best_err, "means": np.zeros(0)}
+    D, means, tried = np.zeros((m, 0)), np.zeros(0), []
+    misses = 0
+    for k in _term_grid(len(order)):
+        if k > D.shape[1]:  # sets are nested prefixes of ``order``
+            new = design_matrix(X, padded[order[D.shape[1] : k]])
+            means = np.concatenate([means, new.mean(axis=0)])
+            D = np.concatenate([D, new - new.mean(axis=0)], axis=1)
+        w, alpha, err = ridge_loo(D[:, :k], yc, return_error=True)
+        tried.append(k)
+        if err < best_err * 0.99:
+            best = {"idx": order[:k], "w": w, "alpha": alpha, "loo": err, "means": means[:k]}
+            best_err, misses = err, 0
         else:
+            misses += 1
+            if misses >= patience:
+                break
+    k0 = len(best["idx"])
+    Dk = D[:, :k0]
+    del D
+    cand = ranked[: max(0, int(pool))]
+    screened = 0
+    signs_t = None
+    for _ in range(rounds if m >= 32 else 0):
+        cand = np.setdiff1d(cand, best["idx"], assume_unique=True)
+        room = int(cap) - len(best["idx"])
+        if len(cand) == 0 or room <= 0:
             break
-    return best
+        resid = yc - Dk @ best["w"]
+        if signs_t is None:
+            signs_t = np.ones((X.shape[1] + 1, m), np.float32)
+            signs_t[:-1] = 1.0 - 2.0 * X.T
+        score = _char_corr(signs_t, padded[cand], resid)
+        bound = np.sqrt(np.mean(resid * resid) / m) * (np.sqrt(2.0 * np.log(2.0 * len(cand))) + 1.0)
+        hit = np.nonzero(np.abs(score) > bound)[0]
+        if len(hit) == 0:
+            break
+        add = cand[hit[np.argsort(-np.abs(score[hit]), kind="stable")][:room]]
+        new = design_matrix(X, padded[add])
+        new_means = new.mean(axis=0)
+        D2 = np.concatenate([Dk, new - new_means], axis=1)
+        w, alpha, err = ridge_loo(D2, yc, return_error=True)
+        if not err < best_err * 0.99:
+            break
+        idx = np.concatenate([best["idx"], add])
+        best = {"idx": idx, "w": w, "alpha": alpha, "loo": err, "means": np.concatenate([best["means"], new_means])}
+        best_err, Dk, screened = err, D2, screened + len(add)
+    return best | {"tried": tried, "screened": screened}
+
+
+def _char_corr(signs_t: np.ndarray, padded: np.ndarray, r: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """``mean(chi_S(x) * r)`` for every row ``S`` of ``padded``, in chunks of terms (no design matrix).
+
+    ``signs_t`` is ``float32[n + 1, m]``: row ``i`` holds ``(-1)^{x_i}`` over the samples and row ``n`` is
+    all ones (the padding's factor), so a character is a product of ``d`` contiguous gathered rows.
+    """
+    n = signs_t.shape[0] - 1
+    idx = np.where(padded >= 0, padded, n)
+    out = np.empty(padded.shape[0])
+    r32 = np.asarray(r, dtype=np.float32)
+    for lo in range(0, padded.shape[0], chunk):
+        sub = idx[lo : lo + chunk]
+        chars = signs_t[sub[:, 0]]
+        for j in range(1, sub.shape[1]):
+            chars *= signs_t[sub[:, j]]
+        out[lo : lo + chunk] = chars @ r32
+    return out / signs_t.shape[1]
 
 
 def _make_runner(value_fn: Any, n: int, options: dict[str, Any]):
@@ -172,9 +244,9 @@ def proxyspex(
         masks at all): used *in addition to* the ``budget`` new queries, for the proxy and the refit.
         Non-finite values are dropped. ``budget=0`` reuses them only.
       energy: share of the proxy's non-constant spectral energy to keep before the refit, or ``"auto"``
-        (default): the level among :data:`ENERGY_LEVELS` whose ridge refit has the least leave-one-out
-        error on the samples (the fixed 0.95 of the papers cuts real terms when the proxy is noisy, and
-        keeps noise when it is not).
+        (default): keep the number of largest coefficients whose ridge refit has the least leave-one-out
+        error on the samples (a geometric grid of counts; the fixed 0.95 of the papers cuts real terms when
+        the proxy is noisy, and keeps hundreds of noise terms when it sees only a few real ones).
       max_terms: most terms kept (default: half the number of samples, at most 2048, so the refit is
         well-posed and its design matrix stays small).
       refine: ``"ridge"`` (default), ``"lasso"``, ``"ols"`` or ``None`` (report the proxy's coefficients).
@@ -244,13 +316,17 @@ def proxyspex(
     t_read = time.perf_counter()
 
     cap = min(X.shape[0] // 2, 2048) if max_terms is None else int(max_terms)
-    chosen_energy = energy
-    if energy == "auto":
-        chosen_energy = _choose_energy(X, y, padded, coeffs, cap)
-    idx = select_by_energy(padded, coeffs, chosen_energy, cap)
     nonconst = ~np.all(padded < 0, axis=1)
+    const_rows = np.nonzero(~nonconst)[0][:1]
+    search = None
+    if energy == "auto":
+        search = _choose_terms(X, y, padded, coeffs, cap)
+        idx = np.concatenate([const_rows, search["idx"]])
+    else:
+        idx = select_by_energy(padded, coeffs, energy, cap)
     total_e = float(np.sum(coeffs[nonconst] ** 2))
     kept_e = float(np.sum(coeffs[idx][nonconst[idx]] ** 2))
+    chosen_energy = energy if energy != "auto" else (kept_e / total_e if total_e > 0 else 1.0)
     sel = padded[idx]
     if not np.any(np.all(sel < 0, axis=1)):  # always fit a constant
         sel = np.concatenate([np.full((1, max(1, sel.shape[1])), -1, np.int64), sel], axis=0)
@@ -258,7 +334,14 @@ def proxyspex(
     else:
         sel_coef = coeffs[idx]
     refit_info: dict[str, Any] = {}
-    if refine is not None:
+    if refine == "ridge" and search is not None:
+        # the search already solved this exact problem (centred characters of the kept terms, LOO alpha)
+        w = search["w"]
+        width = max(1, padded.shape[1])
+        sel = np.concatenate([np.full((1, width), -1, np.int64), padded[search["idx"]].reshape(-1, width)])
+        sel_coef = np.concatenate([[float(np.mean(y)) - float(search["means"] @ w)], w])
+        refit_info = {"method": "ridge", "alpha": search["alpha"], "kept": int(sel.shape[0])}
+    elif refine is not None:
         from spexjax.refit import refit
 
         sel_coef, refit_info = refit(X, y, sel, method=refine, key=key, return_info=True)
@@ -276,6 +359,8 @@ def proxyspex(
         "kept_terms": int(sel.shape[0]),
         "energy_target": energy,
         "energy_used": float(chosen_energy),
+        "terms_tried": search["tried"] if search is not None else None,
+        "terms_screened": search["screened"] if search is not None else None,
         "kept_energy_fraction": kept_e / total_e if total_e > 0 else 1.0,
         "refine": refine,
         "refit": {k: v for k, v in refit_info.items() if isinstance(v, (int, float, str, type(None)))},

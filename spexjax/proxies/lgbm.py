@@ -92,7 +92,11 @@ class LightGBMProxy:
       search: try :data:`SEARCH_GRID` on the held-out split and keep the best (4 fits instead of 1).
       valid_fraction: share of the samples held out for early stopping / the search (the final spectrum
         is refit on all samples anyway, so nothing is wasted).
-      num_threads: LightGBM threads (fixed so results are reproducible).
+      num_threads: LightGBM threads (default 1). With ``deterministic=True`` more threads give the same trees,
+        but on a busy machine they mostly wait for each other: at n = 512 on a shared 2-core machine two
+        threads made each boosting round 7-20x *slower*. Histograms are built row-wise
+        (``force_row_wise``): with many binary features (two bins each) one pass over the rows fills every
+        feature's histogram, 3.5x faster per round than column-wise at n = 512 and the same trees.
     """
 
     params: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +124,7 @@ class LightGBMProxy:
         depth = int(base.pop("max_depth", max(1, min(int(max_degree) + 2, max(int(max_degree), 6)))))
         seed = key_to_seed(key) % (2**31 - 1)
         common = {"verbosity": -1, "seed": seed, "deterministic": True, "num_threads": self.num_threads,
-                  "force_col_wise": True, "min_data_in_leaf": min(int(base.pop("min_data_in_leaf")), max(1, m // 4))}
+                  "force_row_wise": True, "min_data_in_leaf": min(int(base.pop("min_data_in_leaf")), max(1, m // 4))}
         dtrain = lgb.Dataset(X[tr], y[tr], params={"max_bin": base["max_bin"], "min_data_in_bin": 1,
                                                    "verbosity": -1}, free_raw_data=False)
         dval = dtrain.create_valid(X[val], y[val]) if n_val else None
