@@ -68,7 +68,7 @@ def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
 
 
 @partial(
-    jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "decode_hard", "chase_bins")
+    jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins")
 )
 def peel(
     U: jax.Array,
@@ -85,8 +85,7 @@ def peel(
     rel_tol: float = 1e-6,
     dominant: bool = True,
     dominance: float = 0.3,
-    decode_hard: Decoder | None = None,
-    chase_bins: int = 64,
+    chunk_bins: int = 1 << 30,
 ) -> PeelResult:
     """Peel all singletons out of ``U``; see the module docstring.
 
@@ -103,9 +102,8 @@ def peel(
     follow. This is what lets peeling go on past the singleton threshold (more terms than bins), where the
     final least-squares refit corrects the approximate coefficients.
 
-    With ``soft`` and a ``decode_hard`` (bits -> same outputs as ``decode``), each visit decodes hard first
-    and runs the soft decoder only on bins whose hard candidate does not verify: on the first
-    ``chase_bins`` of them (one compiled branch) or, when more need it, on all bins (the other branch).
+    Only bins holding energy are decoded, in chunks of ``chunk_bins`` (rounded down to a power of two): one
+    compiled decoder, as many chunks as needed; the result is the same as decoding every bin.
 
     ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
     traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
@@ -114,7 +112,7 @@ def peel(
     return peel_local(
         U, hash_codes, delay_packed, noise_var, decode_args, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol, dominant=dominant, dominance=dominance,
-        decode_hard=decode_hard, chase_bins=chase_bins,
+        chunk_bins=chunk_bins,
     )
 
 
@@ -133,8 +131,7 @@ def peel_local(
     rel_tol: float = 1e-6,
     dominant: bool = True,
     dominance: float = 0.3,
-    decode_hard: Decoder | None = None,
-    chase_bins: int = 64,
+    chunk_bins: int = 1 << 30,
     axis_name: str | None = None,
 ) -> PeelResult:
     """The body of :func:`peel` on one block of bins (not jitted).
@@ -164,8 +161,6 @@ def peel_local(
     hash_rows = hash_codes.T  # (n, C): one row gather per support member; transposed once, not per visit
     if decode_args is not None:
         decode = partial(_call_with, decode, decode_args)
-        if decode_hard is not None:
-            decode_hard = partial(_call_with, decode_hard, decode_args)
 
     def verify(c, u, support, ok):
         codes = _xor_gather(hash_rows, support).T  # (C, B)
@@ -187,32 +182,24 @@ def peel_local(
         u0 = u[0]
         sgn0 = jnp.where(u0 < 0, -1.0, 1.0).astype(dtype)
         rel = (u[1:] * sgn0[None, :]).T  # (B, P): positive => delay bit 0
-        bits = (rel < 0).astype(jnp.uint8)
-        if not soft:
-            support, ok = decode(bits)
-        elif decode_hard is None:
-            support, ok = decode(rel)
+        x = rel if soft else (rel < 0).astype(jnp.uint8)
+        # Decode only bins that hold energy (the others can never be accepted): their indices first, then
+        # one compiled decoder over as many chunks of M bins as there are such bins. After the first round
+        # most bins are empty, so this is where soft (Chase) decoding saves most of its 2^depth trials.
+        nonzero = jnp.mean(u * u, axis=0) > 4.0 * noise_var + 1e-300
+        M = 1 << (min(Bl, max(1, chunk_bins)).bit_length() - 1)  # a power of two, so it divides Bl
+        if M >= Bl:
+            support, ok = decode(x)
         else:
-            # Chase decoding only where the hard decision does not already give a verified singleton: the
-            # same candidates as Chase on every bin, at a fraction of the cost when few bins need it (the
-            # 2^depth trials are decoded for at most ``chase_bins`` of them, else for all).
-            support, ok = decode_hard(bits)
-            *_, nonzero_h, _, accept_h = verify(c, u, support, ok)
-            need = nonzero_h & ~accept_h
-            M = min(Bl, chase_bins)
+            _, order = jax.lax.top_k(nonzero.astype(jnp.int32), Bl)  # nonzero bins first, in bin order
 
-            def few(_):
-                _, idx = jax.lax.top_k(need.astype(jnp.int32), M)  # the bins needing it come first
-                sub_s, sub_ok = decode(rel[idx])
-                take = need[idx]
-                return (support.at[idx].set(jnp.where(take[:, None], sub_s, support[idx])),
-                        ok.at[idx].set(jnp.where(take, sub_ok, ok[idx])))
+            def chunk(i, sk):
+                idx = jax.lax.dynamic_slice_in_dim(order, i * M, M)
+                sub_s, sub_ok = decode(x[idx])
+                return sk[0].at[idx].set(sub_s), sk[1].at[idx].set(sub_ok)
 
-            def every(_):
-                all_s, all_ok = decode(rel)
-                return jnp.where(need[:, None], all_s, support), jnp.where(need, all_ok, ok)
-
-            support, ok = jax.lax.cond(jnp.sum(need) <= M, few, every, None) if M < Bl else every(None)
+            init = (jnp.full((Bl, t), -1, jnp.int32), jnp.zeros((Bl,), bool))
+            support, ok = jax.lax.fori_loop(0, (jnp.sum(nonzero) + M - 1) // M, chunk, init)
         codes, s, coef, energy, _, base, accept = verify(c, u, support, ok)
         # every device sees every candidate, in global bin order (identity on one device)
         codes, s, coef, accept, support = (

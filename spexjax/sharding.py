@@ -106,16 +106,16 @@ def sharded_fwht(values: Any, mesh: Mesh) -> jax.Array:
 @partial(
     jax.jit,
     static_argnames=(
-        "mesh", "decode", "soft", "max_terms", "max_rounds", "gamma", "dominant", "decode_hard", "chase_bins"
+        "mesh", "decode", "soft", "max_terms", "max_rounds", "gamma", "dominant", "chunk_bins"
     ),
 )
 def _peel_sharded(
     U, hash_codes, delay_packed, noise_var, decode_args, *, mesh, decode, soft, max_terms, max_rounds, gamma,
-    dominant, decode_hard, chase_bins,
+    dominant, chunk_bins,
 ):
     body = partial(
         peel_local, decode=decode, soft=soft, max_terms=max_terms, max_rounds=max_rounds, gamma=gamma,
-        dominant=dominant, decode_hard=decode_hard, chase_bins=chase_bins, axis_name=AXIS,
+        dominant=dominant, chunk_bins=chunk_bins, axis_name=AXIS,
     )
     f = jax.shard_map(
         body,
@@ -142,8 +142,7 @@ def sharded_peel(
     max_rounds: int = 32,
     gamma: float = 1.0,
     dominant: bool = True,
-    decode_hard: Any = None,
-    chase_bins: int = 64,
+    chunk_bins: int = 1 << 30,
 ) -> PeelResult:
     """:func:`spexjax.kernels.peeling.peel` with the bins split over ``mesh`` (see the module docstring)."""
     rep = NamedSharding(mesh, P())
@@ -155,5 +154,5 @@ def sharded_peel(
     return _peel_sharded(
         U, hash_codes, delay_packed, noise_var, decode_args, mesh=mesh, decode=decode, soft=soft, max_terms=max_terms,
         max_rounds=max_rounds, gamma=float(gamma), dominant=bool(dominant),
-        decode_hard=decode_hard, chase_bins=int(chase_bins),
+        chunk_bins=int(chunk_bins),
     )

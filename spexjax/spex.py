@@ -259,17 +259,13 @@ def spex(
         noise_var = (noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U)
         noise_var = max(noise_var, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
         depth = min(plan.t, 5) if chase_depth is None else int(chase_depth)
-        hard = functools.partial(_hard, code=code, decode_hard=decode_hard, root_finder=root_finder)
         if decoder == "soft":
             dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft, root_finder=root_finder)
         else:
-            dec = hard
+            dec = functools.partial(_hard, code=code, decode_hard=decode_hard, root_finder=root_finder)
         # The GF(2^m) tables travel as traced arguments (decode_args), not as constants the decoder closes
         # over: at m = 24 those were 269 MB of HLO, and compiling/cache-keying them cost 95 s and 3.5 GB.
         dec = functools.partial(_with_tables, dec=dec)
-        hard = _Hashable(
-            functools.partial(_with_tables, dec=hard), (code.n, code.t, code.m, code.P, "hard", root_finder)
-        )
         peel_fn = peel if mesh is None else functools.partial(sharded_peel, mesh=mesh)
         res = peel_fn(
             U_dev,
@@ -281,9 +277,8 @@ def spex(
             soft=decoder == "soft",
             max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
             max_rounds=64,
-            # soft: Chase trials only for bins whose hard decision does not verify (all bins if > B/16 need it)
-            decode_hard=hard if decoder == "soft" else None,
-            chase_bins=max(4, B // 16),
+            # decode only bins holding energy, B/8 at a time (after round one most bins are empty)
+            chunk_bins=max(4, B // 8),
             # residual energy per delay of a true singleton is noise_var * chi2_P / (P+1): allow ~4 sigma above 1
             gamma=1.0 + 4.0 * float(np.sqrt(2.0 / (P + 1))),
         )
