@@ -130,3 +130,45 @@ def test_neural_proxy_runs() -> None:
                   proxy_params={"hidden": (64,), "epochs": 30, "readout_budget": 6000})
     assert r.meta["proxy"]["proxy"] == "neural" and r.meta["proxy"]["readout_queries"] > 0
     assert faithfulness(r, f, uniform_masks(3, 1000, n)) > 0.8
+
+
+def test_term_grid() -> None:
+    from spexjax.proxyspex import _term_grid
+
+    assert _term_grid(0) == []
+    assert _term_grid(1) == [1]
+    g = _term_grid(2048)
+    assert g[:6] == [1, 2, 3, 4, 6, 8] and g[-1] == 2048 and g == sorted(set(g))
+    assert all(b / a <= 2.0 for a, b in zip(g, g[1:], strict=False))
+
+
+def test_count_search_and_residual_screening() -> None:
+    """A term the proxy only grazed (tiny coefficient, ranked below 300 noise terms) is found by screening;
+    the noise terms are not kept."""
+    from spexjax.proxyspex import _choose_terms
+
+    n = 40
+    f = sjt.SparseFourier(n, [(0,), (1, 2), (3, 4, 5)], [1.0, 0.8, 0.7])
+    x = uniform_masks(0, 2000, n)
+    y = f(x) + 2.0
+    rng = np.random.default_rng(0)
+    noise = np.sort(np.stack([rng.choice(np.arange(6, n), 3, replace=False) for _ in range(300)]), axis=1)
+    padded = np.concatenate([[[-1, -1, -1], [0, -1, -1], [1, 2, -1]], noise, [[3, 4, 5]]])
+    coeffs = np.concatenate([[2.0, 1.0, 0.8], np.full(300, 0.05), [0.001]])
+    out = _choose_terms(x, y, padded, coeffs, cap=1000)
+    kept = {tuple(int(v) for v in padded[i] if v >= 0) for i in out["idx"]}
+    assert kept == {(0,), (1, 2), (3, 4, 5)}
+    assert out["screened"] == 1 and out["loo"] < 1e-6
+    assert out["tried"][-1] < 10  # stopped long before the cap
+
+
+def test_threads_give_the_same_trees() -> None:
+    n = 64
+    f = sjt.random_sparse_fourier(n, 6, 3, key=1)
+    x = uniform_masks(0, 1500, n)
+    trees = []
+    for threads in (1, 2):
+        p = LightGBMProxy(num_threads=threads, params={"num_boost_round": 40}).fit(x, f(x), max_degree=3, key=0)
+        s = p.booster.model_to_string()
+        trees.append(s[s.index("Tree=0") : s.index("end of trees")])
+    assert trees[0] == trees[1]
