@@ -105,6 +105,8 @@ def peel(
     Only bins holding energy are decoded, in chunks of ``chunk_bins`` (rounded down to a power of two): one
     compiled decoder, as many chunks as needed; the result is the same as decoding every bin.
 
+    ``decode`` may carry an int attribute ``support_width`` (= t); otherwise it is traced once to learn it.
+
     ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
     traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
     at m = 24 that is 269 MB of HLO, and compiling and cache-keying it dominated SPEX at n = 10^7.
@@ -159,6 +161,7 @@ def peel_local(
 
     bins = (offset + jnp.arange(Bl, dtype=jnp.int32)).astype(jnp.uint32)
     hash_rows = hash_codes.T  # (n, C): one row gather per support member; transposed once, not per visit
+    width = getattr(decode, "support_width", None)  # a decoder may say how wide its supports are
     if decode_args is not None:
         decode = partial(_call_with, decode, decode_args)
 
@@ -239,8 +242,10 @@ def peel_local(
         count = (count + jnp.sum(accept.astype(jnp.int32))).astype(jnp.int32)
         return U, sup_buf, coef_buf, count, relaxed
 
-    # trace the decoder once to learn t
-    t = jax.eval_shape(lambda x: decode(x)[0], jnp.zeros((Bl, P), dtype if soft else jnp.uint8)).shape[1]
+    # the support width t: from the decoder if it says, else by tracing it once (costs a decoder trace)
+    t = int(width) if width is not None else jax.eval_shape(
+        lambda x: decode(x)[0], jnp.zeros((Bl, P), dtype if soft else jnp.uint8)
+    ).shape[1]
 
     def body(state):
         U, sup_buf, coef_buf, count, rounds, _, relaxed = state

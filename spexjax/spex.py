@@ -273,7 +273,7 @@ def spex(
             jnp.asarray(delays.packed) if mesh is None else delays.packed,
             jnp.float64(noise_var),
             (*code._device, code._limit),
-            decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder)),
+            decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder), code.t),
             soft=decoder == "soft",
             max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
             max_rounds=64,
@@ -360,8 +360,10 @@ def spex(
 class _Hashable:
     """Wrap a decoder closure so jit's static-argument cache keys on the code, not the closure object."""
 
-    def __init__(self, fn, key):
+    def __init__(self, fn, key, support_width: int | None = None):
         self.fn, self.key = fn, key
+        if support_width is not None:
+            self.support_width = int(support_width)  # the peel need not trace the decoder to learn it
 
     def __call__(self, *args):
         return self.fn(*args)
