@@ -23,6 +23,7 @@ fit of the proxy) tells when that happens; use :func:`spexjax.spex` for such fun
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -324,7 +325,22 @@ def proxyspex(
     nonconst = ~np.all(padded < 0, axis=1)
     const_rows = np.nonzero(~nonconst)[0][:1]
     search = None
-    if energy == "auto":
+    valid_r2 = (getattr(model, "info", {}) or {}).get("valid_r2")
+    # A proxy that predicts its own held-out split no better than the mean has learned nothing that
+    # generalises; its top terms would only look good on the samples they were picked from (at n=1024 with
+    # 200 queries that gave R^2 -0.29 on fresh masks). Report the constant alone and say so.
+    uninformative = energy == "auto" and valid_r2 is not None and np.isfinite(valid_r2) and valid_r2 <= 0.0
+    if uninformative:
+        warnings.warn(
+            f"proxyspex: the proxy's held-out R^2 is {valid_r2:.3f} <= 0 with {X.shape[0]} samples, so it found "
+            "no interaction that generalises; returning the constant term only (increase the budget)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        search = {"idx": np.zeros(0, np.int64), "w": np.zeros(0), "alpha": None, "loo": float(np.var(y)),
+                  "means": np.zeros(0), "tried": [], "screened": 0}
+        idx = const_rows
+    elif energy == "auto":
         search = _choose_terms(X, y, padded, coeffs, cap)
         idx = np.concatenate([const_rows, search["idx"]])
     else:
@@ -364,6 +380,7 @@ def proxyspex(
         "kept_terms": int(sel.shape[0]),
         "energy_target": energy,
         "energy_used": float(chosen_energy),
+        "proxy_uninformative": bool(uninformative),
         "terms_tried": search["tried"] if search is not None else None,
         "terms_screened": search["screened"] if search is not None else None,
         "kept_energy_fraction": kept_e / total_e if total_e > 0 else 1.0,

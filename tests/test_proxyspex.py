@@ -172,3 +172,19 @@ def test_threads_give_the_same_trees() -> None:
         s = p.booster.model_to_string()
         trees.append(s[s.index("Tree=0") : s.index("end of trees")])
     assert trees[0] == trees[1]
+
+
+def test_uninformative_proxy_returns_constant_with_warning():
+    """Values unrelated to the masks: the proxy's held-out R^2 is <= 0, so no term is reported (the
+    picked terms would only fit the samples they were chosen from)."""
+
+    def noise(masks):
+        packed = np.packbits(np.asarray(masks, bool), axis=1)
+        seeds = [int.from_bytes(row.tobytes()[:8].ljust(8, b"\0"), "little") for row in packed]
+        return np.array([np.random.default_rng(s).standard_normal() for s in seeds])
+
+    with pytest.warns(RuntimeWarning, match="held-out R\\^2"):
+        res = proxyspex(noise, 64, budget=300, max_degree=3, key=0)
+    assert res.meta["proxy_uninformative"] is True
+    sup, coef = res.fourier()
+    assert sup == [()] and len(coef) == 1
