@@ -267,12 +267,12 @@ def spex(
         # over: at m = 24 those were 269 MB of HLO, and compiling/cache-keying them cost 95 s and 3.5 GB.
         dec = functools.partial(_with_tables, dec=dec)
         peel_fn = peel if mesh is None else functools.partial(sharded_peel, mesh=mesh)
-        res = peel_fn(
+        run_peel = functools.partial(
+            peel_fn,
             U_dev,
             jnp.asarray(hash_codes) if mesh is None else hash_codes,
             jnp.asarray(delays.packed) if mesh is None else delays.packed,
-            jnp.float64(noise_var),
-            (*code._device, code._limit),
+            decode_args=(*code._device, code._limit),
             decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder), code.t),
             soft=decoder == "soft",
             max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
@@ -282,6 +282,18 @@ def spex(
             # residual energy per delay of a true singleton is noise_var * chi2_P / (P+1): allow ~4 sigma above 1
             gamma=1.0 + 4.0 * float(np.sqrt(2.0 / (P + 1))),
         )
+        res = run_peel(noise_var=jnp.float64(noise_var))
+        noise_passes = 1
+        if noise_sd is None:
+            # With more terms than bins the quiet-bin estimate sees signal, not noise, and its inflated level
+            # hides the smaller terms. After peeling most bins are empty: estimate again from the residual
+            # and peel once more (same compiled program) when the level drops by more than half.
+            refined = estimate_noise_var(np.asarray(res.residual))
+            refined = max(refined, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
+            if refined < 0.5 * noise_var:
+                noise_var = refined
+                res = run_peel(noise_var=jnp.float64(noise_var))
+                noise_passes = 2
         count = int(res.count)
         sup = np.asarray(res.supports)[:count]
         coef = np.asarray(res.coeffs)[:count]
@@ -342,6 +354,7 @@ def spex(
         "rounds": int(res.rounds),
         "overflow": bool(res.overflow),
         "noise_var_per_bin": float(noise_var),
+        "noise_passes": noise_passes,
         "residual_energy_fraction": float(np.sum(residual * residual) / total) if total > 0 else 0.0,
         "evaluated": int(getattr(runner, "evaluated", 0)),
         "cache_hits": int(getattr(runner, "cache_hits", 0)),
