@@ -93,8 +93,10 @@ def run_spectralexplain(f, n, budget, degree):
 TOL = 0.005  # R^2 slack when asking "does ProxySPEX reach SPEX's R^2"
 MEANINGFUL_R2 = 0.05  # below this a method found nothing; such rows are left out of the reach summary
 # ProxySPEX goes far below SPEX's smallest design (~1000-1300 queries at degree 5): that is where it matters
-PROXY_BUDGETS = [100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 10000, 20000, 50000]
-SPEX_BUDGETS = [1000, 1500, 2000, 3000, 5000, 10000, 20000, 50000]
+PROXY_BUDGETS = [100, 200, 300, 500, 700, 850, 1000, 1200, 1500, 2000, 3000, 5000, 10000, 20000, 50000]
+# finer where SPEX's R^2 jumps from ~0 to ~1 (its hash must spread the terms over enough bins)
+SPEX_BUDGETS = [1000, 1500, 2000, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8500, 10000, 20000, 50000]
+TARGETS = (0.9, 0.99, 0.999)  # "queries to reach R^2 >= target" on the budget grid
 NEURAL_MAX_BUDGET = 10000
 REF_BUDGETS = [500, 1000, 2000, 5000]
 HIER_METHODS = (("spex", "SPEX"), ("proxyspex_lgbm", "ProxySPEX (LightGBM)"),
@@ -287,6 +289,15 @@ def markdown_report(data) -> str:
                 span = f"{min(ratios)}x" if min(ratios) == max(ratios) else f"{min(ratios)}x to {max(ratios)}x"
                 L += ["", f"**Summary n = {n}:** at every SPEX budget where SPEX reaches R^2 > 0.5, ProxySPEX "
                       f"(LightGBM) reaches the same R^2 (within {TOL}) with {span} fewer queries."]
+            spex_r2, prox_r2 = _r2_by_budget(hr, n, "spex"), _r2_by_budget(hr, n, "proxyspex_lgbm")
+            L += ["", "Queries to reach a target R^2 (smallest budget on the grid; the true threshold lies between "
+                  "it and the grid point below):", "", "| target R^2 | SPEX | ProxySPEX (LightGBM) | ratio |",
+                  "| --- | --- | --- | --- |"]
+            for tgt in TARGETS:
+                bs = min((b for b, v in spex_r2.items() if v >= tgt), default=None)
+                bp = min((b for b, v in prox_r2.items() if v >= tgt), default=None)
+                ratio = f"{bs / bp:.2f}x" if bs and bp else "-"
+                L.append(f"| {tgt} | {bs or 'not reached'} | {bp or 'not reached'} | {ratio} |")
             spex_ok = [r["budget"] for r in hr if r["n"] == n and "r2" in r.get("spex", {})]
             below = [x for x in rev if x["proxy_budget"] < min(spex_ok, default=0)]
             if below:
