@@ -171,6 +171,7 @@ def spex(
     noise_sd: float | None = None,
     chase_depth: int | None = None,
     root_finder: str = "algebraic",
+    peeling: str = "relaxed",
     feature_names: Any = None,
     devices: Any = None,
     **options: Any,
@@ -192,6 +193,9 @@ def spex(
       chase_depth: least-reliable delay bits the soft decoder flips (default ``min(t, 5)``).
       root_finder: how the BCH decoder finds error-locator roots: ``"algebraic"`` (affine multiple; cost
         independent of ``n``: 20-70x faster than a Chien search already at n = 512..8192) or ``"chien"``.
+      peeling: ``"relaxed"`` (default): once clean singletons run out, also take out terms that dominate a
+        multiton (checked against their bins in the other groups), which recovers more terms than bins;
+        ``"strict"``: singletons only, as in the papers' SPEX (for reproducing their numbers).
       feature_names: optional names for the result.
       devices: split the FWHT and the peel over accelerators (:mod:`spexjax.sharding`): ``None`` (one
         device), ``"all"``, an int (the first k devices) or a sequence of ``jax.Device``. The result does
@@ -208,6 +212,8 @@ def spex(
     n = check_n(n)
     if decoder not in DECODERS:
         raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
+    if peeling not in ("relaxed", "strict"):
+        raise SpexError(f"peeling must be 'relaxed' or 'strict'; got {peeling!r}")
     if root_finder not in ("algebraic", "chien", "auto"):
         raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
     vf = as_value_function(value_fn, n)
@@ -277,6 +283,7 @@ def spex(
             soft=decoder == "soft",
             max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
             max_rounds=64,
+            dominant=peeling == "relaxed",
             # decode only bins holding energy, B/8 at a time (after round one most bins are empty)
             chunk_bins=max(4, B // 8),
             # residual energy per delay of a true singleton is noise_var * chi2_P / (P+1): allow ~4 sigma above 1
@@ -350,6 +357,7 @@ def spex(
     meta = {
         "algorithm": "spex",
         "decoder": decoder,
+        "peeling": peeling,
         "plan": plan.as_dict(),
         "rounds": int(res.rounds),
         "overflow": bool(res.overflow),

@@ -49,6 +49,21 @@ def test_more_terms_than_bins_dominated_multitons(decoder):
     assert spexjax.faithfulness(res, f, _random_masks(n, 2000)) >= 0.9999
 
 
+def test_strict_peeling_stalls_where_relaxed_recovers():
+    """120 terms in 32 bins x 3 groups: singleton peeling stalls early; relaxed rounds recover all of them."""
+    n = 1024
+    f = random_sparse_fourier(n, 120, 5, key=0)
+    x = _random_masks(n, 2000)
+    strict = spexjax.spex(f, n, budget=6_000, max_degree=5, key=0, peeling="strict")
+    relaxed = spexjax.spex(f, n, budget=6_000, max_degree=5, key=0)
+    assert strict.meta["peeling"] == "strict" and relaxed.meta["peeling"] == "relaxed"
+    assert spexjax.faithfulness(strict, f, x) < 0.5
+    assert set(_as_dict(*relaxed.fourier())) == set(_as_dict(f.supports, f.coeffs))
+    assert spexjax.faithfulness(relaxed, f, x) >= 0.9999
+    with pytest.raises(SpexError, match="peeling"):
+        spexjax.spex(f, n, budget=6_000, peeling="greedy")
+
+
 def test_soft_decoder_exact_too():
     f = random_sparse_fourier(256, 30, 4, key=1)
     res = spexjax.spex(f, 256, budget=20_000, max_degree=4, decoder="soft", key=3)
