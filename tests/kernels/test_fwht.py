@@ -179,3 +179,15 @@ def test_empty_batch_and_length_one():
 
 def test_module_exports():
     assert set(fwht_mod.__all__) >= {"fwht", "hadamard", "factor_bits"}
+
+
+@pytest.mark.parametrize("shape", [(4096,), (3, 2048), (2, 512)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cache_blocked_path_against_dense(monkeypatch, shape, dtype):
+    """Long rows go through the cache-blocked path (blocks of BLOCK_BYTES, then the high bits); shrink the
+    block so small rows take it too, and compare with the dense matrix (eager, so the patch is seen)."""
+    monkeypatch.setattr(fwht_mod, "BLOCK_BYTES", 16 * np.dtype(dtype).itemsize)  # 16-element blocks
+    x = np.random.default_rng(7).standard_normal(shape).astype(dtype)
+    with jax.disable_jit():
+        got = np.asarray(fwht(jnp.asarray(x), normalize=True))
+    np.testing.assert_allclose(got, _ref(x, -1) / shape[-1], **_tol(dtype, shape[-1]))
