@@ -17,7 +17,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 def _rows() -> list[tuple[str, str, str]]:
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as fh:
+        text = fh.read()
     section = text.split("## Bad input", 1)[1]
     rows = []
     for line in section.splitlines():
