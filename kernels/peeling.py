@@ -67,10 +67,7 @@ def _xor_gather(table: jax.Array, support: jax.Array) -> jax.Array:
     return jax.lax.reduce(g, jnp.zeros((), g.dtype), jax.lax.bitwise_xor, (support.ndim - 1,))
 
 
-@partial(
-    jax.jit, static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins")
-)
-def peel(
+def peel_local(
     U: jax.Array,
     hash_codes: jax.Array,
     delay_packed: jax.Array,
@@ -86,8 +83,9 @@ def peel(
     dominant: bool = True,
     dominance: float = 0.3,
     chunk_bins: int = 1 << 30,
+    axis_name: str | None = None,
 ) -> PeelResult:
-    """Peel all singletons out of ``U``; see the module docstring.
+    """Peel all singletons out of ``U``; see the module docstring. :func:`peel` is this, jitted.
 
     ``decode`` maps hard bits ``uint8[B, P]`` (or, with ``soft``, reliabilities ``float[B, P]`` whose sign
     is the bit) to ``(support int32[B, t], ok bool[B])``. ``noise_var`` is the per-bin noise variance
@@ -110,33 +108,6 @@ def peel(
     ``decode_args`` (a pytree of arrays, e.g. the GF(2^m) tables) is handed to ``decode(x, decode_args)`` as a
     traced argument. Tables the decoder closed over would be embedded in the program as constants instead:
     at m = 24 that is 269 MB of HLO, and compiling and cache-keying it dominated SPEX at n = 10^7.
-    """
-    return peel_local(
-        U, hash_codes, delay_packed, noise_var, decode_args, decode=decode, soft=soft, max_terms=max_terms,
-        max_rounds=max_rounds, gamma=gamma, rel_tol=rel_tol, dominant=dominant, dominance=dominance,
-        chunk_bins=chunk_bins,
-    )
-
-
-def peel_local(
-    U: jax.Array,
-    hash_codes: jax.Array,
-    delay_packed: jax.Array,
-    noise_var: jax.Array,
-    decode_args: Any = None,
-    *,
-    decode: Decoder,
-    soft: bool,
-    max_terms: int,
-    max_rounds: int = 32,
-    gamma: float = 1.0,
-    rel_tol: float = 1e-6,
-    dominant: bool = True,
-    dominance: float = 0.3,
-    chunk_bins: int = 1 << 30,
-    axis_name: str | None = None,
-) -> PeelResult:
-    """The body of :func:`peel` on one block of bins (not jitted).
 
     With ``axis_name=None`` ``U`` holds all bins. Inside ``shard_map`` over ``axis_name`` (see
     :mod:`spexjax.sharding`) ``U`` holds this device's contiguous slice of the bins: decoding and
@@ -165,20 +136,6 @@ def peel_local(
     if decode_args is not None:
         decode = partial(_call_with, decode, decode_args)
 
-    def verify(c, u, support, ok):
-        codes = _xor_gather(hash_rows, support).T  # (C, B)
-        own = jax.lax.dynamic_index_in_dim(codes, c, axis=0, keepdims=False)
-        dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
-        s = (1.0 - 2.0 * dbits.astype(dtype)).T  # (P+1, B)
-        coef = jnp.mean(u * s, axis=0)  # (B,)
-        resid = jnp.mean((u - coef[None, :] * s) ** 2, axis=0)
-        energy = jnp.mean(u * u, axis=0)
-        nonzero = energy > 4.0 * noise_var + 1e-300
-        tol = gamma * noise_var + (rel_tol**2) * coef * coef
-        # an empty support (all-zero syndrome) is the constant term; it can only sit in bin 0
-        base = ok & nonzero & (own == bins) & (coef * coef > 4.0 * noise_var / P1)
-        return codes, s, coef, energy, nonzero, base, base & (resid <= tol)
-
     def visit(c, carry):
         U, sup_buf, coef_buf, count, relaxed = carry
         u = jax.lax.dynamic_index_in_dim(U, c, axis=0, keepdims=False)  # (P+1, B)
@@ -189,33 +146,44 @@ def peel_local(
         # Decode only bins that hold energy (the others can never be accepted): their indices first, then
         # one compiled decoder over as many chunks of M bins as there are such bins. After the first round
         # most bins are empty, so this is where soft (Chase) decoding saves most of its 2^depth trials.
-        nonzero = jnp.mean(u * u, axis=0) > 4.0 * noise_var + 1e-300
+        energy = jnp.mean(u * u, axis=0)
+        nonzero = energy > 4.0 * noise_var + 1e-300
         M = 1 << (min(Bl, max(1, chunk_bins)).bit_length() - 1)  # a power of two, so it divides Bl
         if M >= Bl:
             support, ok = decode(x)
         else:
-            _, order = jax.lax.top_k(nonzero.astype(jnp.int32), Bl)  # nonzero bins first, in bin order
+            order = jnp.nonzero(nonzero, size=Bl, fill_value=Bl)[0]  # O(B) compaction; padding is dropped
 
             def chunk(i, sk):
                 idx = jax.lax.dynamic_slice_in_dim(order, i * M, M)
-                sub_s, sub_ok = decode(x[idx])
-                return sk[0].at[idx].set(sub_s), sk[1].at[idx].set(sub_ok)
+                sub_s, sub_ok = decode(x[jnp.minimum(idx, Bl - 1)])
+                return sk[0].at[idx].set(sub_s, mode="drop"), sk[1].at[idx].set(sub_ok, mode="drop")
 
             init = (jnp.full((Bl, t), -1, jnp.int32), jnp.zeros((Bl,), bool))
             support, ok = jax.lax.fori_loop(0, (jnp.sum(nonzero) + M - 1) // M, chunk, init)
-        codes, s, coef, energy, _, base, accept = verify(c, u, support, ok)
+        # verify every candidate: it must hash to its own bin, clear the noise, and (strict) leave a residual
+        # no larger than the noise; an empty support (all-zero syndrome) is the constant term, in bin 0
+        codes = _xor_gather(hash_rows, support).T  # (C, B)
+        own = jax.lax.dynamic_index_in_dim(codes, c, axis=0, keepdims=False)
+        dbits = unpack_bits(_xor_gather(delay_packed, support), P1)  # (B, P+1)
+        s = (1.0 - 2.0 * dbits.astype(dtype)).T  # (P+1, B)
+        coef = jnp.mean(u * s, axis=0)  # (B,)
+        resid = jnp.mean((u - coef[None, :] * s) ** 2, axis=0)
+        tol = gamma * noise_var + (rel_tol**2) * coef * coef
+        base = ok & nonzero & (own == bins) & (coef * coef > 4.0 * noise_var / P1)
+        accept = base & (resid <= tol)
         # every device sees every candidate, in global bin order (identity on one device)
         codes, s, coef, accept, support = (
             gather(codes, 1), gather(s, 1), gather(coef, 0), gather(accept, 0), gather(support, 0)
         )
+        local = codes.astype(jnp.int32) - offset  # (C, B): each candidate's bin per group, on this device
+        here = (local >= 0) & (local < Bl)
         if dominant:
             # A multiton dominated by one term shows that term's delay signs exactly, so it decodes to it.
             # Accept it when it explains a share of its bin's energy *and* its projection in the other
             # groups' bins agrees (a wrong candidate that only hashes here by chance does not); estimate its
             # coefficient from all groups. Only in relaxed rounds, i.e. when clean singletons ran out.
             base, energy = gather(base, 0), gather(energy, 0)
-            local = codes.astype(jnp.int32) - offset  # (C, B)
-            here = (local >= 0) & (local < Bl)
             cols = jnp.take_along_axis(U, jnp.where(here, local, 0)[:, None, :], axis=2)  # (C, P+1, B)
             proj = jnp.where(here, jnp.mean(cols * s[None], axis=1), 0.0)  # (C, B)
             if axis_name is not None:
@@ -231,8 +199,7 @@ def peel_local(
         # applies only the updates that land in its own bins
         delta = -(coef[:, None] * s.T)  # (B, P+1)
         gidx = jnp.broadcast_to(jnp.arange(C)[:, None], codes.shape)  # (C, B)
-        local = codes.astype(jnp.int32) - offset
-        local = jnp.where((local >= 0) & (local < Bl), local, Bl)  # out of range => dropped
+        local = jnp.where(here, local, Bl)  # out of range => dropped
         U = U.at[gidx, :, local].add(jnp.broadcast_to(delta[None], (C,) + delta.shape), mode="drop")
         # append to the output buffer
         slot = (count + jnp.cumsum(accept.astype(jnp.int32)) - 1).astype(jnp.int32)
@@ -278,3 +245,10 @@ def peel_local(
         residual=U,
         overflow=count > max_terms,
     )
+
+
+#: :func:`peel_local` jitted (``axis_name`` stays ``None``: sharded peeling calls ``peel_local`` in ``shard_map``).
+peel = partial(
+    jax.jit,
+    static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins", "axis_name"),
+)(peel_local)

@@ -262,8 +262,9 @@ def spex(
         mesh = bin_mesh(devices, B)  # None: one device, the plain kernels
         U_dev = fwht(jnp.asarray(values), axis=-1, normalize=True) if mesh is None else sharded_fwht(values, mesh)
         U = np.asarray(U_dev)
-        noise_var = (noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U)
-        noise_var = max(noise_var, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
+        # a floor relative to the largest bin: exact values still leave round-off in the residuals
+        floor = max(1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
+        noise_var = max((noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U), floor)
         depth = min(plan.t, 5) if chase_depth is None else int(chase_depth)
         if decoder == "soft":
             dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft, root_finder=root_finder)
@@ -295,8 +296,7 @@ def spex(
             # With more terms than bins the quiet-bin estimate sees signal, not noise, and its inflated level
             # hides the smaller terms. After peeling most bins are empty: estimate again from the residual
             # and peel once more (same compiled program) when the level drops by more than half.
-            refined = estimate_noise_var(np.asarray(res.residual))
-            refined = max(refined, 1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
+            refined = max(estimate_noise_var(np.asarray(res.residual)), floor)
             if refined < 0.5 * noise_var:
                 noise_var = refined
                 res = run_peel(noise_var=jnp.float64(noise_var))
