@@ -135,17 +135,13 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
     del D
     cand = ranked[: max(0, int(pool))]
     screened = 0
-    signs_t = None
     for _ in range(rounds if m >= 32 else 0):
         cand = np.setdiff1d(cand, best["idx"], assume_unique=True)
         room = int(cap) - len(best["idx"])
         if len(cand) == 0 or room <= 0:
             break
         resid = yc - Dk @ best["w"]
-        if signs_t is None:
-            signs_t = np.ones((X.shape[1] + 1, m), np.float32)
-            signs_t[:-1] = 1.0 - 2.0 * X.T
-        score = _char_corr(signs_t, padded[cand], resid)
+        score = _char_corr(X, padded[cand], resid)
         bound = np.sqrt(np.mean(resid * resid) / m) * (np.sqrt(2.0 * np.log(2.0 * len(cand))) + 1.0)
         hit = np.nonzero(np.abs(score) > bound)[0]
         if len(hit) == 0:
@@ -281,8 +277,6 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
             state = {"w": w, "alpha": alpha, "loo": err, "means": state["means"][keep]}
 
     prune()
-    signs_t = np.ones((n + 1, m), np.float32)
-    signs_t[:-1] = 1.0 - 2.0 * X.T
     for _ in range(rounds):
         room = int(cap) - len(sets)
         if room <= 0:
@@ -292,7 +286,7 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
             break
         info["rounds"] += 1
         resid = yc - D @ state["w"]
-        score = _char_corr(signs_t, _pad(cands, width), resid)
+        score = _char_corr(X, _pad(cands, width), resid)
         # one max bound per tier (singletons, fully supported, one parent missing): the few fully supported
         # candidates are not held to the bar of the n singletons
         count = np.bincount(tier, minlength=3)[tier]
@@ -314,23 +308,39 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
     return chosen | state | {"pad": _pad(sets, width)[: len(sets)]} | info
 
 
-def _char_corr(signs_t: np.ndarray, padded: np.ndarray, r: np.ndarray, chunk: int = 512) -> np.ndarray:
-    """``mean(chi_S(x) * r)`` for every row ``S`` of ``padded``, in chunks of terms (no design matrix).
+def _char_corr(X: np.ndarray, padded: np.ndarray, r: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """``mean(chi_S(x) * r)`` over the samples ``X`` (``bool[m, n]``) for every row ``S`` of ``padded``.
 
-    ``signs_t`` is ``float32[n + 1, m]``: row ``i`` holds ``(-1)^{x_i}`` over the samples and row ``n`` is
-    all ones (the padding's factor), so a character is a product of ``d`` contiguous gathered rows.
+    No design matrix and no float copy of all of ``X``: singletons are one ``r @ X[:, cols]`` per block of
+    columns (``chi_i = 1 - 2 x_i``), and higher orders are products of the ``(-1)^{x_i}`` rows of only the
+    features they use, gathered once, in chunks of terms.
     """
-    n = signs_t.shape[0] - 1
-    idx = np.where(padded >= 0, padded, n)
-    out = np.empty(padded.shape[0])
+    m = X.shape[0]
+    padded = np.asarray(padded, dtype=np.int64).reshape(len(padded), -1)
     r32 = np.asarray(r, dtype=np.float32)
-    for lo in range(0, padded.shape[0], chunk):
-        sub = idx[lo : lo + chunk]
-        chars = signs_t[sub[:, 0]]
-        for j in range(1, sub.shape[1]):
-            chars *= signs_t[sub[:, j]]
-        out[lo : lo + chunk] = chars @ r32
-    return out / signs_t.shape[1]
+    out = np.empty(padded.shape[0])
+    single = np.sum(padded >= 0, axis=1) == 1
+    if single.any():
+        f = np.max(padded[single], axis=1)
+        vals = np.empty(len(f))
+        total = float(r32.sum(dtype=np.float64))
+        for lo in range(0, len(f), 4096):
+            vals[lo : lo + 4096] = total - 2.0 * (r32 @ X[:, f[lo : lo + 4096]].astype(np.float32))
+        out[single] = vals
+    rest = np.nonzero(~single)[0]
+    if len(rest):
+        sub = padded[rest]
+        feats = np.unique(sub[sub >= 0])
+        signs_t = np.ones((len(feats) + 1, m), np.float32)
+        signs_t[:-1] = 1.0 - 2.0 * X[:, feats].T
+        idx = np.where(sub >= 0, np.searchsorted(feats, np.maximum(sub, 0)), len(feats))
+        for lo in range(0, len(rest), chunk):
+            part = idx[lo : lo + chunk]
+            chars = signs_t[part[:, 0]]
+            for j in range(1, part.shape[1]):
+                chars *= signs_t[part[:, j]]
+            out[rest[lo : lo + chunk]] = chars @ r32
+    return out / m
 
 
 def _make_runner(value_fn: Any, n: int, options: dict[str, Any]):

@@ -254,3 +254,17 @@ def test_hierarchy_step_keeps_parities() -> None:
     xt = uniform_masks(9, 2000, n)
     r = proxyspex(f, n, budget=4000, max_degree=3, key=0, proxy_params=FAST)
     assert faithfulness(r, f, xt) > 0.999
+
+
+def test_char_corr_matches_design_matrix() -> None:
+    from spexjax.proxyspex import _char_corr
+    from spexjax.refit import design_matrix
+
+    rng = np.random.default_rng(3)
+    x = uniform_masks(4, 300, 50)
+    r = rng.standard_normal(300)
+    pad = np.full((40, 3), -1)
+    for i in range(1, 40):  # row 0 stays the constant; singletons, pairs and triples
+        d = 1 + i % 3
+        pad[i, :d] = np.sort(rng.choice(50, d, replace=False))
+    np.testing.assert_allclose(_char_corr(x, pad, r, chunk=7), design_matrix(x, pad).T @ r / 300, atol=1e-5)
