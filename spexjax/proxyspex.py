@@ -232,8 +232,9 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
     1. prune: drop terms whose ridge coefficient is below 2 standard errors (``sqrt(LOO error / m)``; the
        characters are near-orthonormal on uniform masks), if the LOO error does not get worse;
     2. grow: score the candidates of :func:`_hier_candidates` against the residual (``mean(chi_T * r)``,
-       unbiased on uniform masks) and add those above a Gaussian max bound for that many candidates, while
-       the LOO error improves by 1%; the new terms make new candidates (next order up), so repeat;
+       unbiased on uniform masks) and add those above a Gaussian max bound for the number of candidates of
+       their tier (singletons, fully supported, one parent missing), while the LOO error improves by 1%; the
+       new terms make new candidates (next order up), so repeat;
     3. prune again.
 
     Every step is accepted only on the exact LOO error of the ridge refit, so a function without hierarchy
@@ -248,15 +249,6 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
     info = {"grown": 0, "pruned": 0, "rounds": 0}
     if m < 32:
         return chosen | info
-
-    def fit(terms):
-        if not terms:
-            return np.zeros(0), None, float(np.mean(yc * yc)), np.zeros((m, 0)), np.zeros(0)
-        D = design_matrix(X, _pad(terms, width))
-        mu = D.mean(axis=0)
-        D -= mu
-        w, alpha, err = ridge_loo(D, yc, return_error=True)
-        return w, alpha, err, D, mu
 
     state = {"w": chosen["w"], "alpha": chosen["alpha"], "loo": chosen["loo"], "means": chosen["means"]}
     D = design_matrix(X, _pad(sets, width)) - chosen["means"] if sets else np.zeros((m, 0))
