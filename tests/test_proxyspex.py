@@ -268,3 +268,16 @@ def test_char_corr_matches_design_matrix() -> None:
         d = 1 + i % 3
         pad[i, :d] = np.sort(rng.choice(50, d, replace=False))
     np.testing.assert_allclose(_char_corr(x, pad, r, chunk=7), design_matrix(x, pad).T @ r / 300, atol=1e-5)
+
+
+def test_search_auto_follows_the_sample_count() -> None:
+    n = 16
+    f = sjt.random_hierarchical_mobius(n, 2, 2, key=0)
+    small = proxyspex(f, n, budget=300, max_degree=2, key=0, proxy_params=FAST)
+    assert small.meta["proxy_search"] is True
+    x = uniform_masks(1, 2500, n)
+    big = proxyspex(f, n, budget=0, samples=(x, f(x)), max_degree=2, key=0, proxy_params=FAST)
+    assert big.meta["proxy_search"] is False
+    assert proxyspex(f, n, budget=300, max_degree=2, key=0, search=False).meta["proxy_search"] is False
+    with pytest.raises(SpexError, match="search"):
+        proxyspex(f, n, budget=300, max_degree=2, key=0, search="yes")
