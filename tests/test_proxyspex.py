@@ -281,3 +281,18 @@ def test_search_auto_follows_the_sample_count() -> None:
     assert proxyspex(f, n, budget=300, max_degree=2, key=0, search=False).meta["proxy_search"] is False
     with pytest.raises(SpexError, match="search"):
         proxyspex(f, n, budget=300, max_degree=2, key=0, search="yes")
+
+
+def test_hierarchy_step_under_noise() -> None:
+    """Noisy values (10 dB): the step must not fit the noise (R^2 against the noise-free function is not
+    worse than without it) and ends with fewer terms."""
+    n = 128
+    f = sjt.random_hierarchical_mobius(n, 8, 5, key=11)
+    xt = uniform_masks(9, 2000, n)
+    x = uniform_masks(3, 1000, n)
+    y = f(x) + np.random.default_rng(1).normal(0.0, 0.316 * np.std(f(xt)), len(x))
+    on = proxyspex(f, n, budget=0, samples=(x, y), max_degree=5, key=0)
+    off = proxyspex(f, n, budget=0, samples=(x, y), max_degree=5, key=0, hierarchy=False)
+    assert faithfulness(on, f, xt) >= faithfulness(off, f, xt) - 0.005
+    assert faithfulness(on, f, xt) > 0.9
+    assert on.meta["kept_terms"] < off.meta["kept_terms"]
