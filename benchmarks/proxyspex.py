@@ -98,7 +98,7 @@ def run_spectralexplain(f, n, budget, degree):
 TOL = 0.005  # R^2 slack when asking "does ProxySPEX reach SPEX's R^2"
 MEANINGFUL_R2 = 0.05  # below this a method found nothing; such rows are left out of the reach summary
 # ProxySPEX goes far below SPEX's smallest design (~1000-1300 queries at degree 5): that is where it matters
-PROXY_BUDGETS = [100, 200, 300, 500, 600, 700, 850, 1000, 1200, 1500, 2000, 3000, 5000, 10000, 20000]
+PROXY_BUDGETS = [100, 200, 300, 400, 500, 600, 700, 850, 1000, 1200, 1500, 2000, 3000, 5000, 10000, 20000]
 # finer where SPEX's R^2 jumps from ~0 to ~1 (its hash must spread the terms over enough bins)
 SPEX_BUDGETS = [1000, 1500, 2000, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8500, 10000, 20000, 50000]
 TARGETS = (0.9, 0.99, 0.999)  # "queries to reach R^2 >= target" on the budget grid
