@@ -160,13 +160,6 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
     return best | {"tried": tried, "screened": screened, "pad": padded[best["idx"]]}
 
 
-def _pad(sets: list[tuple[int, ...]], width: int) -> np.ndarray:
-    out = np.full((len(sets), max(1, width)), -1, np.int64)
-    for i, s in enumerate(sets):
-        out[i, : len(s)] = s
-    return out
-
-
 def _hier_candidates(kept: list[tuple[int, ...]], n: int, max_degree: int,
                      limit: int) -> tuple[list[tuple[int, ...]], np.ndarray]:
     """Terms one order above the kept ones whose lower-order parents are (almost) all kept.
@@ -241,18 +234,18 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
     Every step is accepted only on the exact LOO error of the ridge refit, so a function without hierarchy
     (pure parities) keeps the proxy's terms: nothing then clears the bound or improves the error.
     """
+    from spexjax.indices import pad_supports
     from spexjax.refit import design_matrix, ridge_loo
 
     m, n = X.shape
     yc = y - y.mean()
-    width = max(1, int(max_degree), chosen["pad"].shape[1] if chosen["pad"].ndim == 2 else 1)
     sets = [tuple(int(i) for i in row[row >= 0]) for row in chosen["pad"]]
     info = {"grown": 0, "pruned": 0, "rounds": 0}
     if m < 32:
         return chosen | info
 
     state = {"w": chosen["w"], "alpha": chosen["alpha"], "loo": chosen["loo"], "means": chosen["means"]}
-    D = design_matrix(X, _pad(sets, width)) - chosen["means"] if sets else np.zeros((m, 0))
+    D = design_matrix(X, pad_supports(sets)) - chosen["means"] if sets else np.zeros((m, 0))
 
     def prune():
         nonlocal sets, D, state
@@ -279,7 +272,7 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
             break
         info["rounds"] += 1
         resid = yc - D @ state["w"]
-        score = _char_corr(X, _pad(cands, width), resid)
+        score = _char_corr(X, pad_supports(cands), resid)
         # one max bound per tier (singletons, fully supported, one parent missing): the few fully supported
         # candidates are not held to the bar of the n singletons
         count = np.bincount(tier, minlength=3)[tier]
@@ -288,7 +281,7 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
         if len(hit) == 0:
             break
         add = [cands[i] for i in hit[np.argsort(-np.abs(score[hit]), kind="stable")][:room]]
-        new = design_matrix(X, _pad(add, width))
+        new = design_matrix(X, pad_supports(add))
         new_means = new.mean(axis=0)
         D2 = np.concatenate([D, new - new_means], axis=1)
         w, alpha, err = ridge_loo(D2, yc, return_error=True)
@@ -298,7 +291,7 @@ def _complete_hierarchy(X: np.ndarray, y: np.ndarray, chosen: dict[str, Any], ma
         state = {"w": w, "alpha": alpha, "loo": err, "means": np.concatenate([state["means"], new_means])}
         info["grown"] += len(add)
     prune()
-    return chosen | state | {"pad": _pad(sets, width)[: len(sets)]} | info
+    return chosen | state | {"pad": pad_supports(sets)} | info
 
 
 def _char_corr(X: np.ndarray, padded: np.ndarray, r: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -457,9 +450,8 @@ def proxyspex(
         search = budget + x_old.shape[0] <= AUTO_SEARCH_SAMPLES
     elif not isinstance(search, (bool, np.bool_)):
         raise SpexError(f"search must be True, False or 'auto'; got {search!r}")
-    search = bool(search)
-    model = _make_proxy(proxy, search, proxy_params)
-    proxy_search = search
+    proxy_search = bool(search)
+    model = _make_proxy(proxy, proxy_search, proxy_params)
 
     queries = 0
     x_new, y_new = np.zeros((0, n), bool), np.zeros(0)
@@ -494,7 +486,7 @@ def proxyspex(
     cap = min(X.shape[0] // 2, 2048) if max_terms is None else int(max_terms)
     nonconst = ~np.all(padded < 0, axis=1)
     const_rows = np.nonzero(~nonconst)[0][:1]
-    search = None
+    chosen = None  # the term choice of energy="auto": kept padded supports, ridge solution, search record
     valid_r2 = (getattr(model, "info", {}) or {}).get("valid_r2")
     # A proxy that predicts its own held-out split no better than the mean has learned nothing that
     # generalises; its top terms would only look good on the samples they were picked from (at n=1024 with
@@ -507,23 +499,23 @@ def proxyspex(
             RuntimeWarning,
             stacklevel=2,
         )
-        search = {"idx": np.zeros(0, np.int64), "w": np.zeros(0), "alpha": None, "loo": float(np.var(y)),
+        chosen = {"idx": np.zeros(0, np.int64), "w": np.zeros(0), "alpha": None, "loo": float(np.var(y)),
                   "means": np.zeros(0), "tried": [], "screened": 0,
                   "pad": padded[:0]}
         idx = const_rows
     elif energy == "auto":
-        search = _choose_terms(X, y, padded, coeffs, cap)
-        idx = np.concatenate([const_rows, search["idx"]])
+        chosen = _choose_terms(X, y, padded, coeffs, cap)
+        idx = np.concatenate([const_rows, chosen["idx"]])
         if hierarchy and refine is not None:
-            search = _complete_hierarchy(X, y, search, max_degree, cap)
+            chosen = _complete_hierarchy(X, y, chosen, max_degree, cap)
     else:
         idx = select_by_energy(padded, coeffs, energy, cap)
     total_e = float(np.sum(coeffs[nonconst] ** 2))
     kept_e = float(np.sum(coeffs[idx][nonconst[idx]] ** 2))
     chosen_energy = energy if energy != "auto" else (kept_e / total_e if total_e > 0 else 1.0)
-    if search is not None and refine is not None:
+    if chosen is not None and refine is not None:
         # the kept terms (which the hierarchy step may have changed) plus the constant
-        pad = search["pad"]
+        pad = chosen["pad"]
         width = max(1, pad.shape[1] if pad.ndim == 2 else 1)
         sel = np.concatenate([np.full((1, width), -1, np.int64), pad.reshape(-1, width)])
         sel_coef = np.zeros(len(sel))
@@ -534,11 +526,11 @@ def proxyspex(
             sel = np.concatenate([np.full((1, max(1, sel.shape[1])), -1, np.int64), sel], axis=0)
             sel_coef = np.concatenate([[float(np.mean(y))], sel_coef])
     refit_info: dict[str, Any] = {}
-    if refine == "ridge" and search is not None:
-        # the search already solved this exact problem (centred characters of the kept terms, LOO alpha)
-        w = search["w"]
-        sel_coef = np.concatenate([[float(np.mean(y)) - float(search["means"] @ w)], w])
-        refit_info = {"method": "ridge", "alpha": search["alpha"], "kept": int(sel.shape[0])}
+    if refine == "ridge" and chosen is not None:
+        # the term choice already solved this exact problem (centred characters of the kept terms, LOO alpha)
+        w = chosen["w"]
+        sel_coef = np.concatenate([[float(np.mean(y)) - float(chosen["means"] @ w)], w])
+        refit_info = {"method": "ridge", "alpha": chosen["alpha"], "kept": int(sel.shape[0])}
     elif refine is not None:
         from spexjax.refit import refit
 
@@ -559,10 +551,10 @@ def proxyspex(
         "energy_target": energy,
         "energy_used": float(chosen_energy),
         "proxy_uninformative": bool(uninformative),
-        "terms_tried": search["tried"] if search is not None else None,
-        "terms_screened": search["screened"] if search is not None else None,
-        "hierarchy": ({k: int(search[k]) for k in ("grown", "pruned", "rounds")}
-                      if search is not None and "grown" in search else None),
+        "terms_tried": chosen["tried"] if chosen is not None else None,
+        "terms_screened": chosen["screened"] if chosen is not None else None,
+        "hierarchy": ({k: int(chosen[k]) for k in ("grown", "pruned", "rounds")}
+                      if chosen is not None and "grown" in chosen else None),
         "kept_energy_fraction": kept_e / total_e if total_e > 0 else 1.0,
         "refine": refine,
         "refit": {k: v for k, v in refit_info.items() if isinstance(v, (int, float, str, type(None)))},
