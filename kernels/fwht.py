@@ -5,9 +5,15 @@ factors of at most ``radix`` and each factor is contracted with a small ``+-1`` 
 ``k`` butterfly passes: each contraction is one BLAS/cuBLAS call that reads the array once, and the
 number of passes drops from ``k`` to ``ceil(k / log2(radix))``.
 
-Viewing the data as ``(pre, r, post)`` for each factor, the contraction is a (batched) ``H_r @ (r, post)``
-that writes its result in place order, so no transposes are ever materialised; the transformed axis
-need not be last either (other axes are just ``pre``/``post``).
+Two ways to lay the passes out, picked by shape (``_layout``):
+
+* **rotating** (contiguous rows, ``post == 1``): every pass is one plain GEMM ``H_r @ X^T`` on the
+  array viewed as ``(rest, r)``; the transformed bits move to the top of the index and the next pass
+  finds the next bits at the bottom (constant geometry, as in Pease's FFT). A batch of rows ends up
+  transposed, ``(n, rows)``, and is transposed back once.
+* **in place order** (``_fwht_3d``): viewing the data as ``(pre, r, post)``, each factor is a batched
+  ``H_r @ (r, post)`` that writes its result in place order, so nothing is transposed. Best for many
+  short rows and for axes that are not last.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["fwht", "hadamard", "factor_bits", "DEFAULT_RADIX"]
+__all__ = ["fwht", "hadamard", "factor_bits", "DEFAULT_RADIX", "ROW_RADIX"]
 
-# Measured on CPU (benchmarks/fwht_vs_numpy.py): 16 balances flops (grow with the factor size)
-# against memory passes (shrink with it).
+# Measured on CPU (benchmarks/fwht_vs_numpy.py): 16 balances flops (grow with the factor size) against
+# memory passes (shrink with it) for batches; a single long row does better with radix 8 (2^20 float64,
+# five interleaved runs: median 3.2-8.8 ms vs 3.9-10 ms for radix 16), its passes being plain GEMMs
+# that stay compute-bound at 16.
 DEFAULT_RADIX = 16
+ROW_RADIX = 8
 
 
 def hadamard(n: int, dtype=np.float64) -> np.ndarray:
@@ -89,26 +98,111 @@ def _fwht_3d(y: jax.Array, radix: int, scale: float) -> jax.Array:
     return y.reshape(shape)
 
 
-# Long rows are transformed in cache-sized blocks: all low-bit passes of one block while it sits in L2
-# (a sequential ``lax.map``), then one pass for the high bits across blocks; 2 passes over memory instead
-# of ceil(k / log2(radix)). Measured at 2^22 float64: 40 ms blocked vs 58 ms unblocked (NumPy radix-32: 70).
-BLOCK_BYTES = 1 << 19
+def _rotating_row(v: jax.Array, radix: int, scale: float) -> jax.Array:
+    """Transform a single row ``(n,)`` with one plain GEMM per factor (constant geometry, as in Pease's FFT).
+
+    Each step views the row as ``(n / r, r)``, contracts its fastest ``r`` with ``H_r`` and writes the
+    result as ``(r, n / r)``: the transformed bits move to the top of the index, so the next step finds
+    the next bits at the bottom. After all factors every bit is back in place and no step ever
+    transposes. A plain ``H_r @ X^T`` GEMM runs at full BLAS speed at every step, unlike the batched
+    ``(pre, r, post)`` products in the middle of ``_fwht_3d`` (measured at 2^20 float64: ~3.3 ms vs
+    ~6 ms for the same five radix-16 passes).
+    """
+    n = v.shape[0]
+    for step, b in enumerate(factor_bits(n.bit_length() - 1, radix)):
+        r = 1 << b
+        h = hadamard(r, np.float64)
+        if step == 0 and scale != 1.0:
+            h = h * scale  # a power of two: exact
+        v = lax.dot_general(
+            jnp.asarray(h, v.dtype), v.reshape(n // r, r), (((1,), (1,)), ((), ())),
+            precision=lax.Precision.HIGHEST, preferred_element_type=v.dtype,
+        ).reshape(n)
+    return v
 
 
-def _transform(y: jax.Array, radix: int, scale: float) -> jax.Array:
-    """``_fwht_3d`` with cache blocking for long contiguous rows (``post == 1``)."""
+def _rotating_batch(y: jax.Array, radix: int, scale: float) -> jax.Array:
+    """Transform every row of ``(rows, n)`` with the rotating passes of ``_rotating_row`` on the flat array.
+
+    The bits of ``n`` move above the row index, one factor at a time, so the result comes out as
+    ``(n, rows)`` and is transposed back once: one extra pass over memory instead of the small batched
+    GEMMs that ``_fwht_3d`` needs for the middle factors (measured, 183 x 8192 float64: 1.15-1.26x NumPy
+    vs 0.90-0.99x).
+    """
+    rows, n = y.shape
+    v = y.reshape(-1)
+    for step, b in enumerate(factor_bits(n.bit_length() - 1, radix)):
+        r = 1 << b
+        h = hadamard(r, np.float64)
+        if step == 0 and scale != 1.0:
+            h = h * scale
+        v = lax.dot_general(
+            jnp.asarray(h, v.dtype), v.reshape(-1, r), (((1,), (1,)), ((), ())),
+            precision=lax.Precision.HIGHEST, preferred_element_type=v.dtype,
+        ).reshape(-1)
+    return v.reshape(n, rows).T
+
+
+# Rows longer than a cache block are transformed block by block: all low-bit passes of one block while it
+# sits in cache (a sequential ``lax.map``), then the high bits across blocks (one plain GEMM per factor of
+# ``n / block``). Two passes over memory instead of one per factor, which matters once the row and its
+# temporaries outgrow L3.
+BLOCK_BYTES = 1 << 21
+BLOCKED_MIN_BLOCKS = 8
+# A batch of rows this long is transformed row by row (``lax.map``): batched layouts keep every row's
+# temporaries live at once, which spills L3 (2 x 2^20 float64: 25 ms vs 12 ms).
+ROW_MAP_BYTES = 1 << 22
+# Shorter rows than this stay with ``_fwht_3d``: for them the rotating layout's final transpose costs
+# more than the middle factors' batched GEMMs (300 x 1024 float64: 0.7-1.1x NumPy vs 1.1-1.9x).
+ROTATE_MIN_LENGTH = 4096
+
+
+def _layout(pre: int, n: int, post: int, itemsize: int) -> str:
+    """Which pass layout ``_transform`` uses for a ``(pre, n, post)`` array (static, by shape).
+
+    ``"blocked"``: rows of at least ``BLOCKED_MIN_BLOCKS`` cache blocks; ``"row"``: one row
+    (rotating GEMMs); ``"rows"``: a batch of long rows, one at a time; ``"rotate"``: a batch of medium
+    rows, rotating over the whole batch; ``"batched"``: short rows and non-last axes (``_fwht_3d``).
+    """
+    if post != 1:
+        return "batched"
+    if n >= BLOCKED_MIN_BLOCKS * max(1, BLOCK_BYTES // itemsize):
+        return "blocked"
+    if pre == 1:
+        return "row"
+    if n * itemsize >= ROW_MAP_BYTES:
+        return "rows"
+    if n >= ROTATE_MIN_LENGTH:
+        return "rotate"
+    return "batched"
+
+
+def _transform(y: jax.Array, radix: int | None, scale: float) -> jax.Array:
+    """Transform the middle axis of a real ``(pre, n, post)`` array, choosing the pass layout by shape.
+
+    ``radix=None`` uses each layout's measured default (``ROW_RADIX`` for single rows, ``DEFAULT_RADIX``
+    otherwise).
+    """
     pre, n, post = y.shape
-    block = max(1, BLOCK_BYTES // y.dtype.itemsize)
-    if post != 1 or n < 32 * block:  # below ~16 MB the unblocked passes measured as fast or faster
-        return _fwht_3d(y, radix, scale)
-    nb = n // block
-    rows = y.reshape(pre * nb, block)
-    rows = lax.map(lambda r: _fwht_3d(r.reshape(1, block, 1), radix, scale).reshape(block), rows)
-    return _fwht_3d(rows.reshape(pre, nb, block), radix, 1.0).reshape(pre, n, 1)
+    layout = _layout(pre, n, post, y.dtype.itemsize)
+    row = functools.partial(_rotating_row, radix=radix or ROW_RADIX, scale=scale)
+    radix = radix or DEFAULT_RADIX
+    if layout == "blocked":
+        block = max(1, BLOCK_BYTES // y.dtype.itemsize)
+        nb = n // block
+        rows = lax.map(row, y.reshape(pre * nb, block))
+        return _fwht_3d(rows.reshape(pre, nb, block), radix, 1.0).reshape(pre, n, 1)
+    if layout == "row":
+        return row(y.reshape(n)).reshape(1, n, 1)
+    if layout == "rows":
+        return lax.map(row, y.reshape(pre, n)).reshape(pre, n, 1)
+    if layout == "rotate":
+        return _rotating_batch(y.reshape(pre, n), radix, scale).reshape(pre, n, 1)
+    return _fwht_3d(y, radix, scale)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "normalize", "radix"))
-def fwht(x: jax.Array, axis: int = -1, *, normalize: bool = False, radix: int = DEFAULT_RADIX) -> jax.Array:
+def fwht(x: jax.Array, axis: int = -1, *, normalize: bool = False, radix: int | None = None) -> jax.Array:
     """Walsh-Hadamard transform of ``x`` along ``axis``, batched over all other axes.
 
     ``out[..., j, ...] = c * sum_l (-1)^{popcount(j & l)} x[..., l, ...]`` with ``c = 1`` or, with
@@ -120,8 +214,9 @@ def fwht(x: jax.Array, axis: int = -1, *, normalize: bool = False, radix: int = 
         floating and complex dtypes are kept; integer/bool inputs are promoted to the default float.
       axis: the axis to transform (static).
       normalize: divide by ``N`` (exact: ``N`` is a power of two).
-      radix: largest Hadamard factor used per matmul (static power of two). Larger means fewer passes
-        over memory but more flops per element (``~ 2 * N * sum(factors)``).
+      radix: largest Hadamard factor used per matmul (static power of two), or ``None`` for the
+        measured default of the chosen layout. Larger means fewer passes over memory but more flops
+        per element (``~ 2 * N * sum(factors)``).
 
     Returns:
       Array of the same shape and (promoted) dtype as ``x``.
@@ -129,7 +224,8 @@ def fwht(x: jax.Array, axis: int = -1, *, normalize: bool = False, radix: int = 
     Raises:
       ValueError: at trace time, if ``N`` is not a power of two or ``radix`` is invalid.
     """
-    _check_radix(radix)
+    if radix is not None:
+        _check_radix(radix)
     x = jnp.asarray(x)
     if x.ndim == 0:
         raise ValueError("fwht needs at least one axis")

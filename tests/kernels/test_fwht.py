@@ -191,3 +191,39 @@ def test_cache_blocked_path_against_dense(monkeypatch, shape, dtype):
     with jax.disable_jit():
         got = np.asarray(fwht(jnp.asarray(x), normalize=True))
     np.testing.assert_allclose(got, _ref(x, -1) / shape[-1], **_tol(dtype, shape[-1]))
+
+
+@pytest.mark.parametrize(
+    ("shape", "patch", "layout"),
+    [
+        ((4096,), {}, "row"),
+        ((8, 256), {}, "batched"),
+        ((3, 4096), {}, "rotate"),
+        ((5, 64), {"ROTATE_MIN_LENGTH": 64}, "rotate"),
+        ((4, 64, 3), {}, "batched"),
+        ((3, 512), {"ROW_MAP_BYTES": 512 * 8}, "rows"),
+        ((2, 4096), {"BLOCK_BYTES": 16 * 8}, "blocked"),
+        ((2048,), {"BLOCK_BYTES": 64 * 8}, "blocked"),
+    ],
+)
+def test_every_layout_against_dense(monkeypatch, shape, patch, layout):
+    """Each pass layout (picked by shape; thresholds shrunk so small arrays reach them) matches the dense
+    Hadamard matrix, jitted and eager."""
+    for name, value in patch.items():
+        monkeypatch.setattr(fwht_mod, name, value)
+    axis = 1 if len(shape) == 3 else -1
+    pre = int(np.prod(shape[:axis] if axis == 1 else shape[:-1]))
+    post = int(np.prod(shape[axis + 1 :])) if axis == 1 else 1
+    assert fwht_mod._layout(pre, shape[axis], post, 8) == layout
+    x = np.random.default_rng(3).standard_normal(shape)
+    want = _ref(x, axis)
+    fwht_mod.fwht.clear_cache()  # the thresholds are read at trace time
+    tol = _tol(np.float64, shape[axis])
+    for radix in (None, 4):
+        np.testing.assert_allclose(np.asarray(fwht(jnp.asarray(x), axis=axis, radix=radix)), want, **tol)
+        np.testing.assert_allclose(
+            np.asarray(fwht(jnp.asarray(x), axis=axis, radix=radix, normalize=True)), want / shape[axis], **tol
+        )
+    with jax.disable_jit():
+        np.testing.assert_allclose(np.asarray(fwht(jnp.asarray(x), axis=axis)), want, **tol)
+    fwht_mod.fwht.clear_cache()
