@@ -29,9 +29,9 @@ from jax import lax
 __all__ = ["fwht", "hadamard", "factor_bits", "DEFAULT_RADIX", "ROW_RADIX"]
 
 # Measured on CPU (benchmarks/fwht_vs_numpy.py): 16 balances flops (grow with the factor size) against
-# memory passes (shrink with it) for batches; a single long row does better with radix 8 (2^20 float64,
-# five interleaved runs: median 3.2-8.8 ms vs 3.9-10 ms for radix 16), its passes being plain GEMMs
-# that stay compute-bound at 16.
+# memory passes (shrink with it) for batches; a single long row does better with radix 8 (2^20 float64:
+# lower median in 9 of 10 paired runs, 3.2-8.8 ms vs 5.7-10.0 ms), its plain GEMMs being compute-bound
+# at 16.
 DEFAULT_RADIX = 16
 ROW_RADIX = 8
 
@@ -153,7 +153,8 @@ BLOCKED_MIN_BLOCKS = 8
 # temporaries live at once, which spills L3 (2 x 2^20 float64: 25 ms vs 12 ms).
 ROW_MAP_BYTES = 1 << 22
 # Shorter rows than this stay with ``_fwht_3d``: for them the rotating layout's final transpose costs
-# more than the middle factors' batched GEMMs (300 x 1024 float64: 0.7-1.1x NumPy vs 1.1-1.9x).
+# more than the middle factors' batched GEMMs (300 x 1024 float64, two runs: min ratio to NumPy 0.76-1.10x
+# vs 1.12-1.93x).
 ROTATE_MIN_LENGTH = 4096
 
 
