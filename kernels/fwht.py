@@ -98,36 +98,16 @@ def _fwht_3d(y: jax.Array, radix: int, scale: float) -> jax.Array:
     return y.reshape(shape)
 
 
-def _rotating_row(v: jax.Array, radix: int, scale: float) -> jax.Array:
-    """Transform a single row ``(n,)`` with one plain GEMM per factor (constant geometry, as in Pease's FFT).
+def _rotating(y: jax.Array, radix: int, scale: float) -> jax.Array:
+    """Transform every row of ``(rows, n)`` with one plain GEMM per factor (constant geometry, as in Pease).
 
-    Each step views the row as ``(n / r, r)``, contracts its fastest ``r`` with ``H_r`` and writes the
-    result as ``(r, n / r)``: the transformed bits move to the top of the index, so the next step finds
-    the next bits at the bottom. After all factors every bit is back in place and no step ever
-    transposes. A plain ``H_r @ X^T`` GEMM runs at full BLAS speed at every step, unlike the batched
-    ``(pre, r, post)`` products in the middle of ``_fwht_3d`` (measured at 2^20 float64: ~3.3 ms vs
-    ~6 ms for the same five radix-16 passes).
-    """
-    n = v.shape[0]
-    for step, b in enumerate(factor_bits(n.bit_length() - 1, radix)):
-        r = 1 << b
-        h = hadamard(r, np.float64)
-        if step == 0 and scale != 1.0:
-            h = h * scale  # a power of two: exact
-        v = lax.dot_general(
-            jnp.asarray(h, v.dtype), v.reshape(n // r, r), (((1,), (1,)), ((), ())),
-            precision=lax.Precision.HIGHEST, preferred_element_type=v.dtype,
-        ).reshape(n)
-    return v
-
-
-def _rotating_batch(y: jax.Array, radix: int, scale: float) -> jax.Array:
-    """Transform every row of ``(rows, n)`` with the rotating passes of ``_rotating_row`` on the flat array.
-
-    The bits of ``n`` move above the row index, one factor at a time, so the result comes out as
-    ``(n, rows)`` and is transposed back once: one extra pass over memory instead of the small batched
-    GEMMs that ``_fwht_3d`` needs for the middle factors (measured, 183 x 8192 float64: 1.15-1.26x NumPy
-    vs 0.90-0.99x).
+    Each step views the flat array as ``(rest, r)``, contracts its fastest ``r`` with ``H_r`` and writes
+    the result as ``(r, rest)``: the transformed bits move to the top of the index, so the next step finds
+    the next bits at the bottom. After all factors a single row is back in place, with no step ever
+    transposing; a batch has its row index at the bottom, ``(n, rows)``, and is transposed back once.
+    A plain ``H_r @ X^T`` GEMM runs at full BLAS speed at every step, unlike the batched
+    ``(pre, r, post)`` products in the middle of ``_fwht_3d`` (measured at 2^20 float64: ~3.3 ms vs ~6 ms
+    for the same five radix-16 passes; 183 x 8192 float64: 1.15-1.26x NumPy vs 0.90-0.99x).
     """
     rows, n = y.shape
     v = y.reshape(-1)
@@ -135,12 +115,12 @@ def _rotating_batch(y: jax.Array, radix: int, scale: float) -> jax.Array:
         r = 1 << b
         h = hadamard(r, np.float64)
         if step == 0 and scale != 1.0:
-            h = h * scale
+            h = h * scale  # a power of two: exact
         v = lax.dot_general(
             jnp.asarray(h, v.dtype), v.reshape(-1, r), (((1,), (1,)), ((), ())),
             precision=lax.Precision.HIGHEST, preferred_element_type=v.dtype,
         ).reshape(-1)
-    return v.reshape(n, rows).T
+    return v.reshape(n, rows).T if rows > 1 else v.reshape(1, n)
 
 
 # Rows longer than a cache block are transformed block by block: all low-bit passes of one block while it
@@ -186,8 +166,11 @@ def _transform(y: jax.Array, radix: int | None, scale: float) -> jax.Array:
     """
     pre, n, post = y.shape
     layout = _layout(pre, n, post, y.dtype.itemsize)
-    row = functools.partial(_rotating_row, radix=radix or ROW_RADIX, scale=scale)
-    radix = radix or DEFAULT_RADIX
+    row_radix, radix = radix or ROW_RADIX, radix or DEFAULT_RADIX
+
+    def row(v: jax.Array) -> jax.Array:  # one row ``(m,)``
+        return _rotating(v.reshape(1, -1), row_radix, scale).reshape(-1)
+
     if layout == "blocked":
         block = max(1, BLOCK_BYTES // y.dtype.itemsize)
         nb = n // block
@@ -198,7 +181,7 @@ def _transform(y: jax.Array, radix: int | None, scale: float) -> jax.Array:
     if layout == "rows":
         return lax.map(row, y.reshape(pre, n)).reshape(pre, n, 1)
     if layout == "rotate":
-        return _rotating_batch(y.reshape(pre, n), radix, scale).reshape(pre, n, 1)
+        return _rotating(y.reshape(pre, n), radix, scale).reshape(pre, n, 1)
     return _fwht_3d(y, radix, scale)
 
 
