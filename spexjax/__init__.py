@@ -45,18 +45,36 @@ from spexjax.value_functions import AffineQueries, ValueFunction  # noqa: E402
 # that `spexjax.spex` is the function, not the module.
 from spexjax.spex import spex  # noqa: E402  isort: skip
 
-try:
-    from spexjax.proxyspex import proxyspex  # noqa: E402
-except ImportError:  # pragma: no cover - module under construction
-    pass
+from spexjax.proxyspex import proxyspex  # noqa: E402  isort: skip
 from spexjax import testing  # noqa: E402
+from spexjax.errors import MissingExtraError  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+# The application floor loads on first use (``spexjax.llm``, ...): ``import spexjax`` never needs torch,
+# transformers, a model package or a network.
+_LAZY_SUBPACKAGES = ("baselines", "data", "heads", "llm", "report")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        module = importlib.import_module(f"spexjax.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'spexjax' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))
 
 
 __all__ = [
     "AffineQueries",
     "BudgetError",
+    "MissingExtraError",
     "Interactions",
     "SpexError",
     "ValueFunction",

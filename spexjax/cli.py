@@ -193,7 +193,7 @@ COMMANDS = {"demo": cmd_demo, "explain-text": cmd_explain_text, "heads": cmd_hea
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spexjax`` script and ``python -m spexjax``; returns the exit status."""
-    from spexjax.models.minilm import MissingExtraError
+    from spexjax.llm.minilm import MissingExtraError
 
     args = build_parser().parse_args(argv)
     try:

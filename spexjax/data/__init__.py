@@ -1,0 +1,1 @@
+"""spexjax.data (under construction)."""

@@ -1,0 +1,1 @@
+"""spexjax.heads (under construction)."""

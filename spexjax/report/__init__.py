@@ -1,0 +1,1 @@
+"""spexjax.report (under construction)."""
