@@ -168,6 +168,17 @@ class Interactions:
 
         return np.asarray(eval_fourier(x, self.padded_supports, self._coeffs))
 
+    def best_subset(self, size: int, *, maximize: bool = True, time_limit: float | None = None) -> tuple[int, ...]:
+        """The ``size`` features whose keeping (all others ablated) maximises (or minimises) the surrogate.
+
+        Exact: a mixed-integer program over the Möbius expansion solved by HiGHS (:mod:`spexjax.optimize`,
+        which also gives the value and whether optimality was proven). With ``time_limit`` seconds reached it
+        returns the best subset found and warns (``spexjax.optimize.ApproximateOptimumWarning``).
+        """
+        from spexjax.optimize import best_subset
+
+        return best_subset(self, size, maximize=maximize, time_limit=time_limit).subset
+
     # -- interaction indices -----------------------------------------------------------------
     def index(self, name: str, order: int | None = None, *, min_order: int = 0) -> dict[Support, float]:
         """``{support: value}`` of interaction index ``name`` for all interactions of size ``min_order..order``.
