@@ -1,0 +1,694 @@
+"""A language model behind an OpenAI-compatible HTTP endpoint (vLLM, llama.cpp's server, OpenAI, ...).
+
+Only the standard library speaks HTTP here (``http.client``): one keep-alive connection per worker thread,
+no proxies from the environment, no redirects followed, so nothing is ever sent to a host other than
+``base_url``'s. Three things are asked of the server:
+
+- next-token log-probs: ``POST {base_url}/chat/completions`` (or ``/completions`` with ``api="completions"``)
+  with ``logprobs``/``top_logprobs=K`` and ``max_tokens=1``. A server returns only the top ``K`` tokens, so a
+  candidate that is not among them gets an **upper bound**: the smallest returned top log-prob (its true
+  log-prob is at most that). Every bounded value is counted in ``stats.bounded``; ``on_missing="nan"`` or
+  ``"raise"`` refuse instead. It is never a silent constant like -100.
+- response scoring: ``POST {base_url}/completions`` with ``echo=true``, ``logprobs=1``, ``max_tokens=0`` (1
+  when the server refuses 0; the generated token is ignored): the prompt + response come back as tokens with
+  character offsets, and the tokens from the response's first character on are the response's. A server
+  without echo or log-probs gets a clear :class:`EndpointUnsupportedError`.
+- ``generate``: a greedy (temperature 0) chat completion.
+
+Requests of one call run concurrently (a bounded thread pool, ``max_concurrency``); each request is retried
+with exponential backoff on 408/409/429/5xx, timeouts and dropped connections (``max_retries``), honouring
+``Retry-After``; all of it is counted in :class:`EndpointStats`. The final failure raises
+:class:`EndpointError` (a :class:`~spexjax.errors.ValueFunctionError`), which the engine's query runner
+reports with the rows it concerned (and, like any error, retries as a whole batch first). Answers already
+received are memoised by prompt text, so a retried batch pays only for the prompts that had not finished,
+and identical ablated prompts (removing either of two equal words) cost one request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import re
+import socket
+import threading
+import time
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spexjax.errors import ValueFunctionError
+
+__all__ = ["EndpointError", "EndpointStats", "EndpointUnsupportedError", "OpenAICompatible"]
+
+_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is not waited for blindly
+_API_CHOICES = ("chat", "completions")
+_ON_MISSING = ("bound", "nan", "raise")
+
+
+class EndpointError(ValueFunctionError):
+    """A request to the endpoint failed for good (after retries), or the server answered something unusable."""
+
+
+class EndpointUnsupportedError(EndpointError):
+    """The server does not offer what was asked (log-probs, echo of the prompt); retrying will not help."""
+
+
+@dataclass
+class EndpointStats:
+    """What the backend has sent and received so far (thread-safe counters; read them, do not write).
+
+    Attributes:
+      requests: HTTP requests sent (every attempt, retries included).
+      ok: requests answered 200 with a usable body.
+      retries: attempts that failed with a retryable cause and were tried again.
+      failures: prompts given up on after the last retry (each raised :class:`EndpointError`).
+      timeouts: attempts that timed out (``timeout=``); included in ``retries``/``failures``.
+      by_status: HTTP status -> number of answers (connection errors and timeouts under ``"error"``).
+      prompts: prompts asked for by the caller (before de-duplication).
+      memo_hits: prompts answered without a request (same text seen before in this process or batch).
+      bounded: candidate log-probs replaced by the top-K bound (candidate absent from the top log-probs).
+      boundary_tokens: response tokens that also covered the end of the prompt (counted as response tokens).
+      echo_fallbacks: times the server refused ``max_tokens=0`` and ``max_tokens=1`` was used instead.
+      wait_s: seconds slept in backoff.
+    """
+
+    requests: int = 0
+    ok: int = 0
+    retries: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    prompts: int = 0
+    memo_hits: int = 0
+    bounded: int = 0
+    boundary_tokens: int = 0
+    echo_fallbacks: int = 0
+    wait_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, **counts: float) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def status(self, code: int | str) -> None:
+        with self._lock:
+            key = str(code)
+            self.by_status[key] = self.by_status.get(key, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            out = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+            out["by_status"] = dict(self.by_status)
+            return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._lock = threading.Lock()
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth another try (carries the wait the server asked for, if any)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, timeout: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.timeout = timeout
+
+
+def _check_base_url(base_url: Any) -> urllib.parse.SplitResult:
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str like 'http://127.0.0.1:8000/v1'; got {type(base_url).__name__}")
+    parts = urllib.parse.urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"base_url must start with http:// or https://; got {base_url!r}")
+    if not parts.hostname:
+        raise ValueError(f"base_url must name a host (e.g. 'http://127.0.0.1:8000/v1'); got {base_url!r}")
+    if parts.username or parts.password:
+        raise ValueError("base_url must not carry credentials; pass api_key= (or set OPENAI_API_KEY) instead")
+    if parts.query or parts.fragment:
+        raise ValueError(f"base_url must not have a query or fragment; got {base_url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as err:
+        raise ValueError(f"base_url has an invalid port: {base_url!r}") from err
+    return parts
+
+
+def _positive(name: str, value: Any, *, integer: bool = False, zero_ok: bool = False) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer) if integer else (int, float, np.number)):
+        kind = "an int" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}; got {type(value).__name__}")
+    v = int(value) if integer else float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
+        raise ValueError(f"{name} must be {'>= 0' if zero_ok else '> 0'}; got {value!r}")
+    return v
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+class OpenAICompatible:
+    """A causal LM served over the OpenAI HTTP protocol; satisfies :class:`spexjax.llm.LanguageModel`.
+
+    Args:
+      base_url: the API root, e.g. ``"http://127.0.0.1:8000/v1"`` (vLLM, llama.cpp) or
+        ``"https://api.openai.com/v1"``; ``http``/``https`` only. Requests go to this host and nowhere else.
+      model: the model name the server expects in ``"model"``.
+      api_key: sent as ``Authorization: Bearer ...``; default ``$OPENAI_API_KEY``; none for local servers.
+
+    Options:
+      api: ``"chat"`` (default: next-token log-probs and ``generate`` through ``/chat/completions``, the
+        server applies the model's chat template) or ``"completions"`` (raw text through ``/completions``,
+        for base models). Response scoring always uses ``/completions`` with ``echo``.
+      prompt_format: ``"{prompt}"`` (default) or a template with one ``{prompt}``, e.g.
+        ``"Question: {prompt}\\nAnswer:"``; applied to every prompt before it is sent. Scoring a response
+        needs some text before it: with an empty formatted prompt the first response token has no log-prob.
+      system: a system message for ``api="chat"``.
+      top_logprobs: ``K``, how many top tokens the server returns per position (default 20, OpenAI's most).
+      variants: ``True`` (default): a candidate matches every returned token equal to it up to surrounding
+        whitespace (``"True"`` and ``" True"``) and gets the log of their summed probabilities; ``False``:
+        exact token text only. Candidates are compared with token strings, so pass the first token's text of
+        a word the model splits.
+      on_missing: what a candidate absent from the top ``K`` gets: ``"bound"`` (default: the smallest
+        returned top log-prob, an upper bound on its true log-prob; counted in ``stats.bounded``), ``"nan"``
+        (the query runner's ``on_nonfinite`` decides) or ``"raise"``.
+      max_concurrency: requests in flight at once (default 8).
+      timeout: seconds one request may take before it is retried (default 60).
+      max_retries: extra attempts per request on 408/409/429/5xx, timeouts and connection errors (default 4).
+      backoff: first wait in seconds, doubled per attempt (default 0.5); a ``Retry-After`` header wins (<= 60 s).
+      seed: sent as ``"seed"`` (servers that honour it make greedy decoding reproducible).
+      extra_body: a dict merged into every request body (server-specific fields).
+      memo_size: answers kept in memory by prompt text (default 100000; 0 turns the memo off).
+
+    Attributes:
+      stats: an :class:`EndpointStats`.
+    """
+
+    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, **options: Any):
+        parts = _check_base_url(base_url)
+        if not isinstance(model, str) or not model.strip():
+            raise TypeError(f"model must be a non-empty str (the name the server serves); got {model!r}")
+        if api_key is not None and not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str or None; got {type(api_key).__name__}")
+        known = {
+            "api": "chat",
+            "prompt_format": "{prompt}",
+            "system": None,
+            "top_logprobs": 20,
+            "variants": True,
+            "on_missing": "bound",
+            "max_concurrency": 8,
+            "timeout": 60.0,
+            "max_retries": 4,
+            "backoff": 0.5,
+            "seed": None,
+            "extra_body": None,
+            "memo_size": 100_000,
+        }
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(f"OpenAICompatible got unknown option(s) {unknown}; known: {sorted(known)}")
+        opts = {**known, **options}
+        if opts["api"] not in _API_CHOICES:
+            raise ValueError(f"api must be one of {_API_CHOICES}; got {opts['api']!r}")
+        fmt = opts["prompt_format"]
+        if not isinstance(fmt, str) or fmt.count("{prompt}") != 1:
+            raise ValueError(f"prompt_format must be a str with exactly one '{{prompt}}'; got {fmt!r}")
+        if opts["system"] is not None and not isinstance(opts["system"], str):
+            raise TypeError(f"system must be a str or None; got {type(opts['system']).__name__}")
+        if opts["on_missing"] not in _ON_MISSING:
+            raise ValueError(f"on_missing must be one of {_ON_MISSING}; got {opts['on_missing']!r}")
+        if not isinstance(opts["variants"], bool):
+            raise TypeError(f"variants must be a bool; got {type(opts['variants']).__name__}")
+        if opts["extra_body"] is not None and not isinstance(opts["extra_body"], dict):
+            raise TypeError(f"extra_body must be a dict or None; got {type(opts['extra_body']).__name__}")
+        if opts["seed"] is not None and (isinstance(opts["seed"], bool) or not isinstance(opts["seed"], int)):
+            raise TypeError(f"seed must be an int or None; got {type(opts['seed']).__name__}")
+
+        self.base_url = urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+        self.model = model
+        self.api: str = opts["api"]
+        self.prompt_format: str = fmt
+        self.system: str | None = opts["system"]
+        self.top_logprobs: int = _positive("top_logprobs", opts["top_logprobs"], integer=True)
+        self.variants: bool = opts["variants"]
+        self.on_missing: str = opts["on_missing"]
+        self.max_concurrency: int = _positive("max_concurrency", opts["max_concurrency"], integer=True)
+        self.timeout: float = _positive("timeout", opts["timeout"])
+        self.max_retries: int = _positive("max_retries", opts["max_retries"], integer=True, zero_ok=True)
+        self.backoff: float = _positive("backoff", opts["backoff"], zero_ok=True)
+        self.seed: int | None = opts["seed"]
+        self.extra_body: dict[str, Any] = dict(opts["extra_body"] or {})
+        self.memo_size: int = _positive("memo_size", opts["memo_size"], integer=True, zero_ok=True)
+        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
+
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = parts.path.rstrip("/")
+        self.stats = EndpointStats()
+        self._setup_runtime()
+
+    # -- runtime state (rebuilt after unpickling: a process executor ships the backend to workers) --------
+    def _setup_runtime(self) -> None:
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self._echo_max_tokens = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        drop = {"_local", "_pool", "_pool_lock", "_memo", "_memo_lock"}
+        return {k: v for k, v in vars(self).items() if k not in drop}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        echo = state.get("_echo_max_tokens", 0)
+        self._setup_runtime()
+        self._echo_max_tokens = echo
+
+    def close(self) -> None:
+        """Stop the worker threads (they also stop when the object is collected)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> OpenAICompatible:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible({self.base_url!r}, {self.model!r}, api={self.api!r})"
+
+    # -- LanguageModel protocol ----------------------------------------------------------------------
+    def identity(self) -> str:
+        """Endpoint + model name + every option that changes a value (never the API key)."""
+        opts = {
+            "api": self.api,
+            "prompt_format": self.prompt_format,
+            "system": self.system,
+            "top_logprobs": self.top_logprobs,
+            "variants": self.variants,
+            "on_missing": self.on_missing,
+            "seed": self.seed,
+            "extra_body": self.extra_body,
+        }
+        return f"openai-compatible:{self.base_url}|model={self.model}|" + json.dumps(opts, sort_keys=True)
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """``float64[len(prompts), len(candidates)]``: log p(candidate token | prompt) at the first position.
+
+        A candidate absent from the server's top ``top_logprobs`` tokens gets the smallest returned top
+        log-prob (an upper bound on its true value; counted in ``stats.bounded``) unless ``on_missing`` says
+        otherwise. A contrast ``log p(a) - log p(b)`` with a bounded ``b`` is therefore a lower bound.
+        """
+        prompts = self._check_prompts(prompts)
+        if isinstance(candidates, str) or not isinstance(candidates, Sequence) or not candidates:
+            raise TypeError("candidates must be a non-empty sequence of str (token texts)")
+        for c in candidates:
+            if not isinstance(c, str) or not c.strip():
+                raise ValueError(f"candidates must be non-empty, non-blank strings; got {c!r}")
+        texts = [self._format(p) for p in prompts]
+        tops = self._map("next", texts, self._top_one)
+        out = np.empty((len(prompts), len(candidates)), dtype=np.float64)
+        bounded = 0
+        for i, top in enumerate(tops):
+            for j, cand in enumerate(candidates):
+                value, was_bounded = self._candidate_logprob(top, cand, texts[i])
+                out[i, j] = value
+                bounded += was_bounded
+        if bounded:
+            self.stats.add(bounded=bounded)
+        return out
+
+    def response_logprobs(self, prompts: Sequence[str], response: str) -> list[np.ndarray]:
+        """Log-probs of the response's tokens after each (formatted) prompt, by ``/completions`` with echo.
+
+        The server tokenises ``formatted_prompt + response`` as one text; the tokens that end after the
+        prompt's last character are the response's (a token spanning the join counts as a response token and
+        is counted in ``stats.boundary_tokens``), so arrays may differ in length from prompt to prompt.
+        """
+        prompts = self._check_prompts(prompts)
+        if not isinstance(response, str) or not response:
+            raise ValueError(f"response must be a non-empty str; got {response!r}")
+        texts = [self._format(p) for p in prompts]
+        keys = [json.dumps([t, response]) for t in texts]
+        pairs = dict(zip(keys, texts, strict=True))
+        return [a.copy() for a in self._map("score", keys, lambda k: self._score_one(pairs[k], response))]
+
+    def generate(self, prompt: str, *, max_new_tokens: int = 32) -> str:
+        """The greedy (temperature 0) completion of ``prompt``: the assistant message with ``api="chat"``."""
+        (prompt,) = self._check_prompts([prompt])
+        max_new_tokens = _positive("max_new_tokens", max_new_tokens, integer=True)
+        text = self._format(prompt)
+        if self.api == "chat":
+            data = self._post("/chat/completions", self._chat_body(text, max_tokens=max_new_tokens))
+            choice = self._first_choice(data, "/chat/completions")
+            content = (choice.get("message") or {}).get("content")
+        else:
+            body = {"model": self.model, "prompt": text, "max_tokens": max_new_tokens, "temperature": 0}
+            data = self._post("/completions", self._finish_body(body))
+            content = self._first_choice(data, "/completions").get("text")
+        if not isinstance(content, str):
+            raise EndpointError(f"the server at {self.base_url} returned no text for the generation of {prompt[:60]!r}")
+        return content
+
+    # -- one prompt ----------------------------------------------------------------------------------
+    def _top_one(self, text: str) -> list[tuple[str, float]]:
+        """The top log-probs ``[(token, logprob), ...]`` of the first generated position."""
+        if self.api == "chat":
+            path = "/chat/completions"
+            body = self._chat_body(text, max_tokens=1)
+            body.update(logprobs=True, top_logprobs=self.top_logprobs)
+            data = self._post(path, body)
+            lp = self._first_choice(data, path).get("logprobs")
+            content = lp.get("content") if isinstance(lp, dict) else None
+            if not content or not isinstance(content, list) or not isinstance(content[0], dict):
+                raise EndpointUnsupportedError(
+                    f"the server at {self.base_url} returned no 'logprobs' for {path} with logprobs=true, "
+                    f"top_logprobs={self.top_logprobs}; next-token log-probs need a server that returns them "
+                    "(vLLM, llama.cpp with logprobs, OpenAI chat models)"
+                )
+            first = content[0]
+            pairs = [(e.get("token"), e.get("logprob")) for e in first.get("top_logprobs") or [] if isinstance(e, dict)]
+            pairs.append((first.get("token"), first.get("logprob")))
+        else:
+            path = "/completions"
+            body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0,
+                    "logprobs": self.top_logprobs}
+            data = self._post(path, self._finish_body(body))
+            lp = self._first_choice(data, path).get("logprobs")
+            tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
+            if not tops or not isinstance(tops[0], dict):
+                raise EndpointUnsupportedError(
+                    f"the server at {self.base_url} returned no 'logprobs.top_logprobs' for {path} with "
+                    f"logprobs={self.top_logprobs}; next-token log-probs need a server that returns them"
+                )
+            pairs = list(tops[0].items())
+        clean: dict[str, float] = {}
+        for tok, value in pairs:
+            if isinstance(tok, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if math.isfinite(value) or value == -math.inf:
+                    clean[tok] = float(value)
+        if not clean:
+            raise EndpointError(f"the server at {self.base_url} returned empty top log-probs for {path}")
+        return list(clean.items())
+
+    def _candidate_logprob(self, top: list[tuple[str, float]], cand: str, text: str) -> tuple[float, bool]:
+        if self.variants:
+            want = cand.strip()
+            hits = [v for tok, v in top if tok.strip() == want]
+        else:
+            hits = [v for tok, v in top if tok == cand]
+        if hits:
+            return _logsumexp(hits), False
+        if self.on_missing == "raise":
+            raise EndpointError(
+                f"candidate {cand!r} is not among the top {self.top_logprobs} tokens the server at {self.base_url} "
+                f"returned after {text[:60]!r}; raise top_logprobs or pass on_missing='bound' (an upper bound)"
+            )
+        if self.on_missing == "nan":
+            return math.nan, True
+        return min(v for _, v in top), True
+
+    def _score_one(self, text: str, response: str) -> np.ndarray:
+        full = text + response
+        path = "/completions"
+        for _ in range(2):
+            body = {"model": self.model, "prompt": full, "max_tokens": self._echo_max_tokens, "echo": True,
+                    "logprobs": 1, "temperature": 0}
+            try:
+                data = self._post(path, self._finish_body(body))
+                break
+            except _HTTPStatusError as err:
+                if err.status == 400 and self._echo_max_tokens == 0:
+                    self._echo_max_tokens = 1  # the server wants >= 1 generated token; it is ignored below
+                    self.stats.add(echo_fallbacks=1)
+                    continue
+                raise
+        lp = self._first_choice(data, path).get("logprobs")
+        missing = (
+            "no 'logprobs'"
+            if not isinstance(lp, dict)
+            else next((f"no 'logprobs.{k}'" for k in ("tokens", "token_logprobs") if not isinstance(lp.get(k), list)), None)
+        )
+        if missing:
+            raise EndpointUnsupportedError(
+                f"the server at {self.base_url} returned {missing} for {path} with echo=true, logprobs=1; "
+                "response scoring needs a server that supports echo with log-probs (vLLM, llama.cpp); "
+                "use contrast= (next-token log-probs from chat completions) instead"
+            )
+        tokens, logprobs = lp["tokens"], lp["token_logprobs"]
+        offsets = lp.get("text_offset")
+        if not isinstance(offsets, list) or len(offsets) != len(tokens):
+            # No offsets: rebuild them, which is only sound when the tokens spell the text.
+            offsets, pos = [], 0
+            for tok in tokens:
+                offsets.append(pos)
+                pos += len(tok) if isinstance(tok, str) else 0
+            if "".join(t for t in tokens if isinstance(t, str))[: len(full)] != full:
+                raise EndpointUnsupportedError(
+                    f"the server at {self.base_url} returned no 'logprobs.text_offset' for {path} with echo=true "
+                    "and its tokens do not spell the prompt, so the response cannot be located; "
+                    "use contrast= instead"
+                )
+        if len(logprobs) != len(tokens) or not tokens or offsets[0] != 0:
+            raise EndpointUnsupportedError(
+                f"the server at {self.base_url} did not echo the prompt for {path} with echo=true (tokens start at "
+                f"offset {offsets[0] if offsets else None}); response scoring needs echo; use contrast= instead"
+            )
+        start, end = len(text), len(full)
+        values: list[float] = []
+        straddle = 0
+        for tok, value, off in zip(tokens, logprobs, offsets, strict=True):
+            tok_len = len(tok) if isinstance(tok, str) else 0
+            if off >= end:  # generated after the text (max_tokens=1 fallback)
+                break
+            if off + max(tok_len, 1) <= start:
+                continue
+            if off < start:
+                straddle += 1
+            if value is None:
+                raise EndpointError(
+                    f"the server at {self.base_url} gave no log-prob for the response token {tok!r} at offset {off}: "
+                    "nothing precedes it (empty prompt); give prompt_format= some fixed text before the prompt, "
+                    "e.g. 'Question: {prompt}\\nAnswer:'"
+                )
+            values.append(float(value))
+        if not values:
+            raise EndpointError(f"the server at {self.base_url} returned no tokens for the response {response[:40]!r}")
+        if straddle:
+            self.stats.add(boundary_tokens=straddle)
+        return np.asarray(values, dtype=np.float64)
+
+    # -- bodies and parsing -----------------------------------------------------------------------------
+    def _chat_body(self, text: str, *, max_tokens: int) -> dict[str, Any]:
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": text}
+        ]
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
+        return self._finish_body(body)
+
+    def _finish_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return {**body, **self.extra_body}
+
+    def _first_choice(self, data: Any, path: str) -> dict[str, Any]:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+            raise EndpointError(f"the server at {self.base_url} returned no 'choices' for {path}: {str(data)[:200]}")
+        return choices[0]
+
+    def _format(self, prompt: str) -> str:
+        return self.prompt_format.replace("{prompt}", prompt)
+
+    @staticmethod
+    def _check_prompts(prompts: Any) -> list[str]:
+        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+            raise TypeError(f"prompts must be a sequence of str; got {type(prompts).__name__}")
+        for p in prompts:
+            if not isinstance(p, str):
+                raise TypeError(f"prompts must be a sequence of str; got an element of type {type(p).__name__}")
+        return list(prompts)
+
+    # -- concurrency and memo ---------------------------------------------------------------------------
+    def _map(self, kind: str, keys: list[str], fn: Callable[[str], Any]) -> list[Any]:
+        """``fn`` on each distinct key not in the memo, concurrently; finished answers are memoised at once."""
+        self.stats.add(prompts=len(keys))
+        found: dict[str, Any] = {}
+        todo: list[str] = []
+        with self._memo_lock:
+            for k in dict.fromkeys(keys):
+                hit = self._memo.get((kind, k))
+                if hit is not None:
+                    self._memo.move_to_end((kind, k))
+                    found[k] = hit
+                else:
+                    todo.append(k)
+        self.stats.add(memo_hits=len(keys) - len(todo))
+
+        def run(k: str) -> Any:
+            value = fn(k)
+            self._remember((kind, k), value)
+            return value
+
+        if len(todo) == 1 or self.max_concurrency == 1:
+            for k in todo:
+                found[k] = run(k)
+        elif todo:
+            futures = {self._get_pool().submit(run, k): k for k in todo}
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in pending:
+                fut.cancel()  # fail fast; prompts already sent finish and stay memoised
+            wait(pending)
+            for fut in done | pending:
+                if not fut.cancelled() and fut.exception() is None:
+                    found[futures[fut]] = fut.result()
+            errors = [fut.exception() for fut in done if fut.exception() is not None]
+            if errors:
+                raise errors[0]
+        return [found[k] for k in keys]
+
+    def _remember(self, key: tuple[str, str], value: Any) -> None:
+        if self.memo_size == 0:
+            return
+        with self._memo_lock:
+            self._memo[key] = value
+            self._memo.move_to_end(key)
+            while len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="spexjax-openai")
+            return self._pool
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST with per-request retries; returns the decoded JSON body of a 200 answer."""
+        url = f"{self.base_url}{path}"
+        payload = json.dumps(body).encode()
+        attempts = 1 + self.max_retries
+        last: _Retryable | None = None
+        for attempt in range(attempts):
+            if attempt:
+                delay = self.backoff * 2 ** (attempt - 1)
+                if last is not None and last.retry_after is not None:
+                    delay = max(delay, min(last.retry_after, _MAX_RETRY_AFTER))
+                self.stats.add(retries=1, wait_s=delay)
+                time.sleep(delay)
+            try:
+                return self._attempt(path, payload, url)
+            except _Retryable as err:
+                last = err
+                if err.timeout:
+                    self.stats.add(timeouts=1)
+        self.stats.add(failures=1)
+        tries = f"{attempts} attempts" if attempts > 1 else "1 attempt (max_retries=0)"
+        raise EndpointError(f"request to {url} failed after {tries}: {last}") from last
+
+    def _attempt(self, path: str, payload: bytes, url: str) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        self.stats.add(requests=1)
+        conn = self._connection()
+        try:
+            conn.request("POST", self._path + path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (TimeoutError, socket.timeout) as err:
+            self._drop_connection()
+            self.stats.status("error")
+            raise _Retryable(f"no answer within timeout={self.timeout:g} s", timeout=True) from err
+        except (OSError, http.client.HTTPException) as err:
+            self._drop_connection()
+            self.stats.status("error")
+            raise _Retryable(f"connection error: {type(err).__name__}: {err}") from err
+        status = resp.status
+        self.stats.status(status)
+        if resp.will_close:
+            self._drop_connection()
+        if status == 200:
+            try:
+                data = json.loads(raw)
+            except ValueError as err:
+                raise EndpointError(f"the server at {url} answered 200 with a body that is not JSON: {raw[:200]!r}") from err
+            self.stats.add(ok=1)
+            return data
+        message = _error_message(raw)
+        if status in _RETRY_STATUS:
+            raise _Retryable(f"HTTP {status}: {message}", retry_after=_retry_after(resp.getheader("Retry-After")))
+        if 300 <= status < 400:
+            raise EndpointError(
+                f"the server at {url} answered HTTP {status} (redirect to {resp.getheader('Location')!r}); "
+                "redirects are not followed (requests go only to base_url): fix base_url"
+            )
+        raise _HTTPStatusError(status, f"the server at {url} answered HTTP {status}: {message}")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+
+class _HTTPStatusError(EndpointError):
+    """A non-retryable HTTP status (4xx other than 408/409/425/429)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _error_message(raw: bytes) -> str:
+    """The server's own error text when it sent the OpenAI error shape, else the start of the body."""
+    try:
+        data = json.loads(raw)
+        err = data.get("error") if isinstance(data, dict) else None
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:300]
+        if isinstance(err, str):
+            return err[:300]
+    except ValueError:
+        pass
+    return re.sub(r"\s+", " ", raw[:300].decode("utf-8", "replace")).strip() or "(empty body)"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to the exponential schedule
