@@ -350,6 +350,12 @@ class Interactions:
         raise ValueError(f"kind must be 'bar' or 'network'; got {kind!r}")
 
     # -- dunder --------------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """Jupyter shows the same report as ``spexjax.report.to_html`` (a fragment, tabs work without JS)."""
+        from spexjax.report.html import to_html
+
+        return to_html(self, full_page=False)
+
     def __len__(self) -> int:
         return len(self._supports)
 

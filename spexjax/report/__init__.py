@@ -1,1 +1,30 @@
-"""spexjax.report (under construction)."""
+"""Reports of an explanation: one self-contained HTML file, PNG plots and a terminal summary.
+
+Everything is built from an :class:`~spexjax.Interactions` alone (its ``feature_names`` and ``meta``), so a
+saved result (``Interactions.save``) rebuilds the same report: ``spexjax report result.json --report r.html``.
+
+    >>> from spexjax.report import save_html
+    >>> save_html(result, "report.html")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from spexjax.report.content import INDICES, Explanation, Term, explain, with_meta
+from spexjax.report.html import render, save_html, to_html
+from spexjax.report.plots import plot_bar, plot_network, plot_text
+from spexjax.report.text import summary
+
+__all__ = [
+    "INDICES",
+    "Explanation",
+    "Term",
+    "explain",
+    "plot_bar",
+    "plot_network",
+    "plot_text",
+    "render",
+    "save_html",
+    "summary",
+    "to_html",
+    "with_meta",
+]
