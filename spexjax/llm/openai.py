@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -394,8 +393,13 @@ class OpenAICompatible:
             pairs.append((first.get("token"), first.get("logprob")))
         else:
             path = "/completions"
-            body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0,
-                    "logprobs": self.top_logprobs}
+            body = {
+                "model": self.model,
+                "prompt": text,
+                "max_tokens": 1,
+                "temperature": 0,
+                "logprobs": self.top_logprobs,
+            }
             data = self._post(path, self._finish_body(body))
             lp = self._first_choice(data, path).get("logprobs")
             tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
@@ -435,8 +439,14 @@ class OpenAICompatible:
         full = text + response
         path = "/completions"
         for _ in range(2):
-            body = {"model": self.model, "prompt": full, "max_tokens": self._echo_max_tokens, "echo": True,
-                    "logprobs": 1, "temperature": 0}
+            body = {
+                "model": self.model,
+                "prompt": full,
+                "max_tokens": self._echo_max_tokens,
+                "echo": True,
+                "logprobs": 1,
+                "temperature": 0,
+            }
             try:
                 data = self._post(path, self._finish_body(body))
                 break
@@ -450,7 +460,9 @@ class OpenAICompatible:
         missing = (
             "no 'logprobs'"
             if not isinstance(lp, dict)
-            else next((f"no 'logprobs.{k}'" for k in ("tokens", "token_logprobs") if not isinstance(lp.get(k), list)), None)
+            else next(
+                (f"no 'logprobs.{k}'" for k in ("tokens", "token_logprobs") if not isinstance(lp.get(k), list)), None
+            )
         )
         if missing:
             raise EndpointUnsupportedError(
@@ -614,12 +626,21 @@ class OpenAICompatible:
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         self.stats.add(requests=1)
-        conn = self._connection()
         try:
-            conn.request("POST", self._path + path, body=payload, headers=headers)
-            resp = conn.getresponse()
+            try:
+                conn, reused = self._connection()
+                conn.request("POST", self._path + path, body=payload, headers=headers)
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                # The server closed an idle keep-alive connection: resend once on a fresh one (not a retry).
+                self._drop_connection()
+                conn, _ = self._connection()
+                conn.request("POST", self._path + path, body=payload, headers=headers)
+                resp = conn.getresponse()
             raw = resp.read()
-        except (TimeoutError, socket.timeout) as err:
+        except TimeoutError as err:
             self._drop_connection()
             self.stats.status("error")
             raise _Retryable(f"no answer within timeout={self.timeout:g} s", timeout=True) from err
@@ -635,7 +656,9 @@ class OpenAICompatible:
             try:
                 data = json.loads(raw)
             except ValueError as err:
-                raise EndpointError(f"the server at {url} answered 200 with a body that is not JSON: {raw[:200]!r}") from err
+                raise EndpointError(
+                    f"the server at {url} answered 200 with a body that is not JSON: {raw[:200]!r}"
+                ) from err
             self.stats.add(ok=1)
             return data
         message = _error_message(raw)
@@ -648,13 +671,15 @@ class OpenAICompatible:
             )
         raise _HTTPStatusError(status, f"the server at {url} answered HTTP {status}: {message}")
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's keep-alive connection to base_url's host, and whether it was used before."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self.timeout)
-            self._local.conn = conn
-        return conn
+        if conn is not None:
+            return conn, True
+        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=self.timeout)
+        self._local.conn = conn
+        return conn, False
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -11,7 +11,7 @@ It plants a known function of the prompt's words in its log-probs:
 
 ``server.faults`` is a list consumed one request at a time (``None`` = answer normally): ``429``, ``500``,
 ``"hang"`` (never answer; the client must time out), ``"nologprobs"`` (a 200 without ``logprobs``),
-``"redirect"``, ``"refuse_max_tokens_0"``; ``server.fault_fn(number, path, body)`` can return one too.
+``"redirect"``, ``"refuse_max_tokens_0"``, ``"drop_after"`` (answer, then drop the keep-alive connection); ``server.fault_fn(number, path, body)`` can return one too.
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ class FakeOpenAIServer:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        if fault == "drop_after":  # answer, then close the connection without saying so (idle keep-alive)
+            h.close_connection = True
         if body.get("model") != "planted":
             self._send(h, 404, {"error": {"message": f"model {body.get('model')!r} not found"}})
             return
@@ -175,8 +177,11 @@ class FakeOpenAIServer:
         choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": ranked[0][0] + " indeed"}}
         if body.get("logprobs") and fault != "nologprobs":
             k = int(body.get("top_logprobs") or 0)
-            entry = {"token": ranked[0][0], "logprob": ranked[0][1],
-                     "top_logprobs": [{"token": t, "logprob": v} for t, v in ranked[:k]]}
+            entry = {
+                "token": ranked[0][0],
+                "logprob": ranked[0][1],
+                "top_logprobs": [{"token": t, "logprob": v} for t, v in ranked[:k]],
+            }
             choice["logprobs"] = {"content": [entry]}
         else:
             choice["logprobs"] = None
@@ -208,14 +213,16 @@ class FakeOpenAIServer:
             offsets.append(len(text))
             lps.append(ranked[0][1])
         k = int(body.get("logprobs") or 0)
-        tops = [None if v is None else {t: v} for t, v in zip(tokens, lps)]
+        tops = [None if v is None else {t: v} for t, v in zip(tokens, lps, strict=True)]
         if max_tokens >= 1:
             tops[-1] = dict(self._next_logprobs(text)[:k])
-        out["choices"] = [{
-            "index": 0,
-            "text": (text if body.get("echo") else "") + gen,
-            "logprobs": {"tokens": tokens, "token_logprobs": lps, "text_offset": offsets, "top_logprobs": tops},
-        }]
+        out["choices"] = [
+            {
+                "index": 0,
+                "text": (text if body.get("echo") else "") + gen,
+                "logprobs": {"tokens": tokens, "token_logprobs": lps, "text_offset": offsets, "top_logprobs": tops},
+            }
+        ]
         return out
 
 

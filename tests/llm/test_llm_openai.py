@@ -107,7 +107,9 @@ def test_next_token_logprobs_match_planted(openai_server):
 
 def test_completions_api_same_values(openai_server):
     chat = _model(openai_server, top_logprobs=5).next_token_logprobs([TROLLEY, "x y"], ["True", "False"])
-    comp = _model(openai_server, api="completions", top_logprobs=5).next_token_logprobs([TROLLEY, "x y"], ["True", "False"])
+    comp = _model(openai_server, api="completions", top_logprobs=5).next_token_logprobs(
+        [TROLLEY, "x y"], ["True", "False"]
+    )
     np.testing.assert_allclose(comp, chat, rtol=0, atol=1e-12)
     assert openai_server.by_path["/v1/completions"] == 2
 
@@ -122,7 +124,9 @@ def test_absent_candidate_gets_the_documented_bound(openai_server):
     assert out[0, 1] == pytest.approx(third, abs=1e-12) and out[0, 2] == pytest.approx(third, abs=1e-12)
     assert ref["Maybe"] < out[0, 2]
     assert m.stats.bounded == 2
-    assert np.isnan(_model(openai_server, top_logprobs=3, on_missing="nan").next_token_logprobs([TROLLEY], ["Maybe"])[0, 0])
+    assert np.isnan(
+        _model(openai_server, top_logprobs=3, on_missing="nan").next_token_logprobs([TROLLEY], ["Maybe"])[0, 0]
+    )
     with pytest.raises(EndpointError, match="'Maybe' is not among the top 3"):
         _model(openai_server, top_logprobs=3, on_missing="raise").next_token_logprobs([TROLLEY], ["Maybe"])
 
@@ -256,6 +260,13 @@ def test_redirect_not_followed(openai_server):
     assert openai_server.requests == 1
 
 
+def test_dropped_keep_alive_connection_is_reopened_not_retried(openai_server):
+    openai_server.fault_fn = lambda number, path, body: "drop_after"
+    m = _model(openai_server, max_concurrency=1)
+    out = m.next_token_logprobs([f"p{i}" for i in range(5)], ["True", "False"])
+    assert np.all(np.isfinite(out)) and m.stats.retries == 0 and openai_server.requests == 5
+
+
 def test_client_error_not_retried(openai_server):
     m = OpenAICompatible(openai_server.base_url, "no-such-model", **FAST)
     with pytest.raises(EndpointError, match="HTTP 404: model 'no-such-model' not found"):
@@ -292,7 +303,9 @@ def test_cache_resume_pays_only_unfinished_rows(openai_server, tmp_path):
     # Every request after the 20th fails: batches 1-2 (16 rows) finish, batch 3 dies after its retries.
     openai_server.fault_fn = lambda number, path, body: 500 if number > 20 else None
     vf = _Words(_model(openai_server, max_retries=1, max_concurrency=4))
-    with QueryRunner(vf, len(WORDS), batch_size=8, cache=cache, fingerprint="trolley", max_retries=1, retry_backoff=0) as r:
+    with QueryRunner(
+        vf, len(WORDS), batch_size=8, cache=cache, fingerprint="trolley", max_retries=1, retry_backoff=0
+    ) as r:
         with pytest.raises(ValueFunctionError, match="HTTP 500"):
             r.evaluate(masks)
         finished = r.evaluated
@@ -334,10 +347,11 @@ def test_spex_recovers_planted_four_word_interaction_contrast(openai_server):
 
     task = PromptTask(_model(openai_server, max_concurrency=8), TROLLEY, contrast=("True", "False"))
     assert task.n == len(WORDS) and task.feature_names == WORDS
-    res = spex(task, task.n, budget=3000, max_degree=4, key=0)
+    res = spex(task, task.n, budget=1000, max_degree=4, key=0)
     _check_top(res, openai_server)
 
 
+@pytest.mark.slow
 def test_spex_recovers_planted_four_word_interaction_response(openai_server):
     from spexjax import spex
 
@@ -347,5 +361,29 @@ def test_spex_recovers_planted_four_word_interaction_response(openai_server):
     openai_server.response = " True"
     m = _model(openai_server, prompt_format="Q: {prompt}\nA:", max_concurrency=8)
     task = PromptTask(m, TROLLEY, response=" True")
-    res = spex(task, task.n, budget=3000, max_degree=4, key=1)
+    res = spex(task, task.n, budget=1000, max_degree=4, key=1)
     _check_top(res, openai_server)
+
+
+@pytest.mark.slow
+def test_spex_killed_by_endpoint_faults_resumes_from_cache(openai_server, tmp_path):
+    from spexjax import spex
+
+    pytest.importorskip("spexjax.llm.task", reason="PromptTask not in this tree yet")
+    from spexjax.llm.task import PromptTask
+
+    cache = tmp_path / "trolley.sqlite"
+    opts = dict(budget=1000, max_degree=4, key=0, cache=cache, batch_size=64, max_retries=0)
+    openai_server.fault_fn = lambda number, path, body: 500 if number > 300 else None
+    task = PromptTask(_model(openai_server, max_retries=1), TROLLEY, contrast=("True", "False"))
+    with pytest.raises(ValueFunctionError, match="HTTP 500"):
+        spex(task, task.n, **opts)
+    openai_server.fault_fn = None
+    before = openai_server.requests
+    task = PromptTask(_model(openai_server), TROLLEY, contrast=("True", "False"))  # a new process, in effect
+    res = spex(task, task.n, **opts)
+    hits, evaluated = res.meta["cache_hits"], res.meta["evaluated"]
+    assert hits >= 256 and hits + evaluated == res.queries  # whole finished batches came from the cache
+    assert openai_server.requests - before <= evaluated  # the rerun paid only for rows not finished
+    (support, coeff), *_ = res.top(1, index="Moebius")
+    assert support == QUAD and coeff == pytest.approx(PLANTED_TOP, rel=0.02)
