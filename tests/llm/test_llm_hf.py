@@ -263,6 +263,46 @@ def test_plan_batches_buckets_and_budget():
         plan_batches([1], max_tokens=0, max_batch=1)
 
 
+# -- through PromptTask ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("arch", "template", "side"), [("gpt2", False, "left"), ("llama", True, "right")])
+def test_prompt_task_remove_equals_scoring_the_shorter_prompt(arch, template, side, models, tokenizers):
+    """Acceptance 1 through PromptTask: a mask's value is the reference score of the prompt without its words."""
+    from spexjax.llm import PromptTask
+
+    model, tok = models[arch], tokenizers[template]
+    lm = HuggingFaceLM(model, tok, padding_side=side, max_batch=8)
+    prompt = " ".join(WORDS)
+    task = PromptTask(lm, prompt, unit="word", ablation="remove", response=RESPONSE)
+    assert task.n == len(WORDS)
+    rng = np.random.default_rng(7)
+    masks = rng.random((24, task.n)) < rng.uniform(0.1, 1.0, size=(24, 1))
+    masks[0] = True
+    got = task(masks)
+    shorter = [" ".join(w for w, k in zip(WORDS, row, strict=True) if k) for row in masks]
+    assert [task.ablated_prompt(row) for row in masks] == shorter
+    ref = np.array([reference_response(model, tok, p, RESPONSE, template).sum() for p in shorter])
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+    assert lm.forwards <= 3
+
+
+def test_prompt_task_contrast_generated_response_and_token_units(models, tokenizers):
+    from spexjax.llm import PromptTask
+
+    model, tok = models["gpt2"], tokenizers[False]
+    lm = HuggingFaceLM(model, tok)
+    masks = np.array([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], dtype=bool)
+    task = PromptTask(lm, "the movie was fine", contrast=("good", "bad"))
+    want = lm.next_token_logprobs([task.ablated_prompt(m) for m in masks], ["good", "bad"])
+    np.testing.assert_allclose(task(masks), want[:, 0] - want[:, 1], atol=1e-12)
+    gen = PromptTask(lm, "the movie was fine", max_new_tokens=4)
+    assert gen.generated and gen.response == lm.generate("the movie was fine", max_new_tokens=4)
+    tokens = PromptTask(lm, "unbelievably good", unit="token", response=RESPONSE)
+    assert tokens.n == len(lm.token_units("unbelievably good")) > 2
+    assert tokens.fingerprint() != PromptTask(HuggingFaceLM(model, tok, add_special_tokens=False),
+                                              "unbelievably good", unit="token", response=RESPONSE).fingerprint()
+
+
 # -- sequence classifier ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
