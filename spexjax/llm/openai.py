@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import math
 import os
 import re
@@ -45,6 +46,8 @@ import numpy as np
 from spexjax.errors import ValueFunctionError
 
 __all__ = ["EndpointError", "EndpointStats", "EndpointUnsupportedError", "OpenAICompatible"]
+
+log = logging.getLogger("spexjax.llm")
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is not waited for blindly
@@ -337,6 +340,15 @@ class OpenAICompatible:
                 out[i, j] = value
                 bounded += was_bounded
         if bounded:
+            if not self.stats.bounded:
+                log.warning(
+                    "%s: %d candidate log-prob(s) were not among the top %d tokens and got the documented bound "
+                    "(on_missing=%r); stats.bounded counts them. Raise top_logprobs if the server allows.",
+                    self,
+                    bounded,
+                    self.top_logprobs,
+                    self.on_missing,
+                )
             self.stats.add(bounded=bounded)
         return out
 

@@ -1,6 +1,6 @@
-"""OpenAICompatible against a real local HTTP server (tests/llm/conftest.py) that plants word interactions.
+"""OpenAICompatible against a real local HTTP server (tests/llm/fake_openai_server.py) that plants word interactions.
 
-The reference for every value is the planted function itself (conftest.trolley_value), computed here by hand.
+The reference for every value is the planted function itself (fake_openai_server.trolley_value), computed here by hand.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import PLANTED_TOP, RESPONSE_SHIFT, TROLLEY, VOCAB_BASE, FakeOpenAIServer, trolley_value
+from fake_openai_server import PLANTED_TOP, RESPONSE_SHIFT, TROLLEY, VOCAB_BASE, FakeOpenAIServer, trolley_value
 
 from spexjax.errors import ValueFunctionError
 from spexjax.llm.openai import EndpointError, EndpointUnsupportedError, OpenAICompatible
@@ -114,7 +114,7 @@ def test_completions_api_same_values(openai_server):
     assert openai_server.by_path["/v1/completions"] == 2
 
 
-def test_absent_candidate_gets_the_documented_bound(openai_server):
+def test_absent_candidate_gets_the_documented_bound(openai_server, caplog):
     m = _model(openai_server, top_logprobs=3)
     out = m.next_token_logprobs([TROLLEY], ["True", "Banana", "Maybe"])
     ref = _logsoftmax(TROLLEY)
@@ -123,7 +123,7 @@ def test_absent_candidate_gets_the_documented_bound(openai_server):
     # absent from the top 3: the smallest returned top log-prob, an upper bound on the true value
     assert out[0, 1] == pytest.approx(third, abs=1e-12) and out[0, 2] == pytest.approx(third, abs=1e-12)
     assert ref["Maybe"] < out[0, 2]
-    assert m.stats.bounded == 2
+    assert m.stats.bounded == 2 and "got the documented bound" in caplog.text
     assert np.isnan(
         _model(openai_server, top_logprobs=3, on_missing="nan").next_token_logprobs([TROLLEY], ["Maybe"])[0, 0]
     )
@@ -215,6 +215,15 @@ def test_429_then_success_is_retried_and_counted(openai_server):
     out = m.next_token_logprobs([TROLLEY], ["True", "False"])
     assert out[0, 0] - out[0, 1] == pytest.approx(_contrast_ref(WORDS))
     assert m.stats.retries == 2 and m.stats.by_status == {"429": 2, "200": 1} and m.stats.requests == 3
+
+
+def test_retry_after_is_honoured(openai_server, monkeypatch):
+    openai_server.faults = [429]
+    monkeypatch.setattr("fake_openai_server.RETRY_AFTER", "0.25")
+    m = _model(openai_server)
+    t0 = time.perf_counter()
+    m.generate("x")
+    assert time.perf_counter() - t0 >= 0.25 and m.stats.wait_s == pytest.approx(0.25)
 
 
 def test_persistent_500_raises_value_function_error(openai_server):
