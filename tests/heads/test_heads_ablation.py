@@ -42,7 +42,9 @@ def test_head_names():
 
 def test_read_mcq_csv_and_jsonl(tmp_path):
     csv_path = tmp_path / "q.csv"
-    csv_path.write_text('question,A,B,C,D,answer\n"What is 2+2?",3,4,5,6,B\nCapital of France?,Rome,Paris,Oslo,Bern,b\n')
+    csv_path.write_text(
+        'question,A,B,C,D,answer\n"What is 2+2?",3,4,5,6,B\nCapital of France?,Rome,Paris,Oslo,Bern,b\n'
+    )
     ex = read_mcq(csv_path)
     assert ex == [
         Example("What is 2+2?", ("3", "4", "5", "6"), 1),
