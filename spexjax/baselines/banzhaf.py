@@ -11,16 +11,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from spexjax._rng import numpy_rng
 from spexjax.baselines import _regression as reg
 from spexjax.baselines._result import make_result
 from spexjax.baselines._runner import check_options, evaluate
 from spexjax.interactions import Interactions
+from spexjax.proxyspex import uniform_masks
 from spexjax.value_functions import check_n
 
 __all__ = ["banzhaf", "faith_banzhaf"]
 
-_STREAM = 31  # numpy_rng stream of the uniform masks (shared by banzhaf and faith_banzhaf: same key, same masks)
 
 
 def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, feature_names: Any, options: dict):
@@ -31,7 +30,9 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
     if reg.enumerable(n, budget):
         masks, sampling = reg.all_masks(n), "all coalitions"
     else:
-        masks, sampling = reg.uniform_masks(numpy_rng(key, _STREAM), budget, n), "uniform"
+        # ProxySPEX's draw: with the same key, banzhaf, faith_banzhaf and proxyspex see the same masks (and the
+        # first m of them for a budget of m), so a comparison at equal budget is paired and a cache= pays once
+        masks, sampling = uniform_masks(key, budget, n), "uniform (ProxySPEX's draw for this key)"
     masks, y, queries = evaluate(value_fn, n, masks, options, desc=f"{method} queries")
     beta = reg.solve(reg.design(masks, order), y)
     meta = {
@@ -58,7 +59,8 @@ def banzhaf(
       n: number of features.
       budget: value-function rows to evaluate (at least ``n + 1``, or ``2^n``); with ``budget >= 2^n`` every
         coalition is evaluated once and the result is the exact Banzhaf value (``.index("BV", 1)``).
-      key: int seed or JAX PRNG key (the same key draws the same masks as :func:`faith_banzhaf`).
+      key: int seed or JAX PRNG key (the same key draws the same masks as :func:`faith_banzhaf` and
+        :func:`spexjax.proxyspex`).
       feature_names: optional names for the result.
       **options: query-runner options (``batch_size``, ``cache``, ``progress``, ``fingerprint``, ...).
     Returns:

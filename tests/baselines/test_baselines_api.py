@@ -176,3 +176,20 @@ def test_kernel_sampler_sizes_follow_the_kernel():
 def test_spexjax_attribute_and_exports():
     assert spexjax.baselines.lime is baselines.lime
     assert sorted(baselines.__all__) == sorted(METHODS)
+
+
+def test_banzhaf_draws_proxyspex_masks():
+    """Equal budget and key -> the very same uniform masks as ProxySPEX (a paired comparison)."""
+    n = 10
+    seen = {}
+
+    def rec(name):
+        def f(masks):
+            seen.setdefault(name, []).append(np.asarray(masks).copy())
+            return sparse(n)(masks)
+
+        return f
+
+    baselines.banzhaf(rec("b"), n, budget=120, key=5)
+    spexjax.proxyspex(rec("p"), n, budget=120, key=5, max_degree=2)
+    np.testing.assert_array_equal(np.concatenate(seen["b"]), np.concatenate(seen["p"]))
