@@ -34,13 +34,13 @@ from spexjax._rng import numpy_rng
 from spexjax.errors import BudgetError, SpexError
 from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.metrics import r2_score
+from spexjax.runs import check_run_options, make_runner
 from spexjax.value_functions import as_value_function, check_masks, check_n
 
 __all__ = ["proxyspex", "select_by_energy", "uniform_masks", "MIN_SAMPLES"]
 
 MIN_SAMPLES = 16  # a proxy needs a training split and a held-out split
 AUTO_SEARCH_SAMPLES = 2000  # search="auto": try the proxy's small settings grid up to this many samples
-_RUNNER_OPTIONS = ("batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint")
 
 
 def uniform_masks(key: Any, m: int, n: int, stream: int = 3) -> np.ndarray:
@@ -329,12 +329,6 @@ def _char_corr(X: np.ndarray, padded: np.ndarray, r: np.ndarray, chunk: int = 51
     return out / m
 
 
-def _make_runner(value_fn: Any, n: int, options: dict[str, Any]):
-    from spexjax.runs import QueryRunner
-
-    return QueryRunner(value_fn, n, desc="proxyspex queries", **options)
-
-
 def _check_samples(samples: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     if samples is None:
         return np.zeros((0, n), bool), np.zeros(0)
@@ -416,8 +410,8 @@ def proxyspex(
         5)`` at 300 samples, three keys: R^2 0.46-0.62 with one fit, 0.58-0.73 with the search).
       proxy_params: settings of the proxy (LightGBM parameters, or :class:`NeuralProxy` fields).
       feature_names: optional names for the result.
-      **options: ``batch_size``, ``cache``, ``executor``, ``on_nonfinite``, ``progress``, ``fingerprint``
-        for the query runner.
+      **options: run options (:data:`spexjax.runs.RUN_OPTIONS`): ``batch_size``, ``cache``, ``executor``,
+        ``on_nonfinite``, ``progress``, ``fingerprint``, ``max_retries``, ``retry_backoff``.
     Returns:
       :class:`Interactions` (Fourier terms; ``queries`` counts new rows only) whose ``meta`` records the
       proxy's held-out R^2, the kept energy and timings.
@@ -436,9 +430,7 @@ def proxyspex(
         raise SpexError(f"energy must be 'auto' or a number in (0, 1]; got {energy!r}")
     if refine not in (None, "ridge", "lasso", "ols"):
         raise SpexError(f"refine must be 'ridge', 'lasso', 'ols' or None; got {refine!r}")
-    unknown = set(options) - set(_RUNNER_OPTIONS)
-    if unknown:
-        raise TypeError(f"proxyspex() got unexpected keyword arguments {sorted(unknown)}")
+    options = check_run_options(options, method="proxyspex")
     vf = as_value_function(value_fn, n)
     x_old, y_old = _check_samples(samples, n)
     if budget + x_old.shape[0] < MIN_SAMPLES:
@@ -456,7 +448,7 @@ def proxyspex(
     queries = 0
     x_new, y_new = np.zeros((0, n), bool), np.zeros(0)
     if budget:
-        runner = _make_runner(vf, n, {k: options[k] for k in _RUNNER_OPTIONS if k in options})
+        runner = make_runner(vf, n, desc="proxyspex queries", options=options, method="proxyspex")
         x_new = uniform_masks(key, budget, n)
         y_new = np.asarray(runner.evaluate(x_new), dtype=np.float64).reshape(-1)
         valid = np.asarray(getattr(runner, "last_valid", np.ones(len(y_new), bool)), bool)

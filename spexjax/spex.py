@@ -23,12 +23,10 @@ from spexjax.errors import SpexError
 from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.kernels.peeling import pack_bits, peel
 from spexjax.plans import SpexPlan, make_plan
+from spexjax.runs import make_runner
 from spexjax.value_functions import AffineQueries, as_value_function, check_n
 
 DECODERS = ("soft", "hard")
-RUNNER_OPTIONS = (
-    "batch_size", "cache", "executor", "on_nonfinite", "progress", "fingerprint", "max_retries", "retry_backoff",
-)
 _MAX_EXTRA_BITS = 1 << 28  # cap on (extra random masks) x n, so leftover budget never costs gigabytes
 
 
@@ -81,25 +79,6 @@ class BCHDelays:
     def _unpack(self, words: np.ndarray) -> np.ndarray:
         bits = (words[..., :, None] >> np.arange(32, dtype=np.uint32)) & 1
         return bits.reshape(words.shape[:-1] + (-1,))[..., : self.num_delays].astype(bool)
-
-
-def _make_runner(vf, n, options: dict[str, Any]):
-    """The single place that talks to the value function (batching, cache, executors, errors)."""
-    try:
-        from spexjax.runs import QueryRunner
-    except ImportError:  # pragma: no cover - runs/ not merged yet
-        return _PlainRunner(vf, n, options.get("batch_size"))
-    return QueryRunner(
-        vf,
-        n,
-        batch_size=options.pop("batch_size", None),
-        cache=options.pop("cache", None),
-        executor=options.pop("executor", "inline"),
-        on_nonfinite=options.pop("on_nonfinite", "raise"),
-        progress=options.pop("progress", None),
-        fingerprint=options.pop("fingerprint", None),
-        **{k: options.pop(k) for k in ("max_retries", "retry_backoff") if k in options},
-    )
 
 
 def estimate_noise_var(U: np.ndarray, quantile: float = 0.2) -> float:
@@ -218,10 +197,7 @@ def spex(
         raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
     vf = as_value_function(value_fn, n)
     plan: SpexPlan = make_plan(n, budget, max_degree, b=b, groups=groups)
-    unknown = set(options) - set(RUNNER_OPTIONS)
-    if unknown:
-        raise TypeError(f"spex() got unexpected keyword arguments {sorted(unknown)}")
-    runner = _make_runner(vf, n, dict(options))
+    runner = make_runner(vf, n, desc="spex queries", options=options, method="spex")
 
     rng = numpy_rng(key, 1)
     C, B, P = plan.groups, 1 << plan.b, plan.P
@@ -414,23 +390,3 @@ def _hard(bits, *, code, decode_hard, root_finder):
 def _soft(llr, *, code, depth, decode_soft, root_finder):
     support, _flips, ok = decode_soft(code, llr, depth, root_finder=root_finder)
     return support, ok
-
-
-class _PlainRunner:
-    """Minimal stand-in used only until the full query runner is available."""
-
-    def __init__(self, vf, n, batch_size):
-        self.vf, self.n, self.batch_size = vf, n, batch_size
-        self.queries = self.evaluated = self.cache_hits = 0
-
-    def evaluate(self, masks):
-        y = np.asarray(self.vf(masks), dtype=np.float64).reshape(-1)
-        self.queries += len(y)
-        self.evaluated += len(y)
-        return y
-
-    def evaluate_affine(self, q):
-        y = np.asarray(self.vf.evaluate_affine(q), dtype=np.float64)
-        self.queries += q.num_rows
-        self.evaluated += q.num_rows
-        return y

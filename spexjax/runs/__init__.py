@@ -3,6 +3,7 @@
 The engine reaches the value function only through :class:`QueryRunner`, so every run gets the same
 guarantees: bad values are named by row, failed batches are retried, finished rows are never paid twice
 (``cache=``) and batches may run in threads, processes or on a Ray cluster (``executor=``).
+:func:`make_runner` is the one factory every method uses; :data:`RUN_OPTIONS` the one option list.
 """
 
 from spexjax.runs.cache import QueryCache
@@ -15,6 +16,7 @@ from spexjax.runs.executors import (
     ThreadExecutor,
     make_executor,
 )
+from spexjax.runs.options import RUN_OPTIONS, RUNNER_OPTIONS, check_run_options, make_runner
 from spexjax.runs.progress import Progress
 from spexjax.runs.runner import QueryRunner
 
@@ -26,7 +28,11 @@ __all__ = [
     "Progress",
     "QueryCache",
     "QueryRunner",
+    "RUNNER_OPTIONS",
+    "RUN_OPTIONS",
     "RayExecutor",
     "ThreadExecutor",
+    "check_run_options",
     "make_executor",
+    "make_runner",
 ]

@@ -29,6 +29,7 @@ __all__ = ["QueryRunner"]
 log = logging.getLogger("spexjax.runs")
 
 _POLICIES = ("raise", "drop", "zero")
+_EXECUTORS = ("inline", "thread", "process", "ray")
 # Rows materialised at once when a structured batch has to be turned into dense masks (bounded in bytes).
 _DENSE_CHUNK_BYTES = 1 << 27
 
@@ -111,28 +112,20 @@ class QueryRunner:
     ):
         self.n = check_n(n)
         self.vf = as_value_function(value_fn, self.n)
-        if batch_size is not None:
-            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-                raise TypeError(f"batch_size must be a positive int or None; got {type(batch_size).__name__}")
-            if int(batch_size) < 1:
-                raise ValueError(f"batch_size must be a positive int or None; got {int(batch_size)}")
-            batch_size = int(batch_size)
-        self.batch_size = batch_size
-        if on_nonfinite not in _POLICIES:
-            raise ValueError(f"on_nonfinite must be one of 'raise', 'drop', 'zero'; got {on_nonfinite!r}")
+        checked = QueryRunner.check_options(
+            batch_size=batch_size,
+            cache=cache,
+            executor=executor,
+            on_nonfinite=on_nonfinite,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            progress=progress,
+            fingerprint=fingerprint,
+        )
+        self.batch_size = checked["batch_size"]
         self.on_nonfinite = on_nonfinite
-        if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0; got {max_retries!r}")
-        self.max_retries = int(max_retries)
-        try:
-            retry_backoff = float(retry_backoff)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"retry_backoff must be a number of seconds; got {type(retry_backoff).__name__}") from err
-        if not np.isfinite(retry_backoff) or retry_backoff < 0:
-            raise ValueError(f"retry_backoff must be a finite number of seconds >= 0; got {retry_backoff}")
-        self.retry_backoff = retry_backoff
-        if progress is not None and not isinstance(progress, bool):
-            raise TypeError(f"progress must be True, False or None (auto); got {type(progress).__name__}")
+        self.max_retries = checked["max_retries"]
+        self.retry_backoff = checked["retry_backoff"]
         self.progress = progress
         self.desc = str(desc)
 
@@ -142,8 +135,6 @@ class QueryRunner:
         self._dense_call = _DenseCall(self.vf)
         self._affine_call = _AffineCall(self.vf)
 
-        if fingerprint is not None and (not isinstance(fingerprint, str) or not fingerprint):
-            raise TypeError(f"fingerprint must be a non-empty str; got {fingerprint!r}")
         own_fp = self.vf.fingerprint()
         self.fingerprint = fingerprint or (own_fp if isinstance(own_fp, str) and own_fp else None)
 
@@ -172,6 +163,66 @@ class QueryRunner:
         self.nonfinite = 0
         self.failures: list[dict[str, Any]] = []
         self.last_valid = np.ones(0, dtype=bool)
+
+    @staticmethod
+    def check_options(
+        *,
+        batch_size: Any = None,
+        cache: Any = None,
+        executor: Any = "inline",
+        on_nonfinite: Any = "raise",
+        max_retries: Any = 2,
+        retry_backoff: Any = 0.5,
+        progress: Any = None,
+        fingerprint: Any = None,
+    ) -> dict[str, Any]:
+        """Check option values without building anything (no cache file, no pool); return them normalised.
+
+        Methods call this (through :func:`spexjax.runs.check_run_options`) before their first query, so a bad
+        option never costs a paid query.
+        """
+        if batch_size is not None:
+            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+                raise TypeError(f"batch_size must be a positive int or None; got {type(batch_size).__name__}")
+            if int(batch_size) < 1:
+                raise ValueError(f"batch_size must be a positive int or None; got {int(batch_size)}")
+            batch_size = int(batch_size)
+        if not isinstance(on_nonfinite, str) or on_nonfinite not in _POLICIES:
+            raise ValueError(f"on_nonfinite must be one of 'raise', 'drop', 'zero'; got {on_nonfinite!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0; got {max_retries!r}")
+        try:
+            backoff = float(retry_backoff)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"retry_backoff must be a number of seconds; got {type(retry_backoff).__name__}") from err
+        if not np.isfinite(backoff) or backoff < 0:
+            raise ValueError(f"retry_backoff must be a finite number of seconds >= 0; got {backoff}")
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"progress must be True, False or None (auto); got {type(progress).__name__}")
+        if fingerprint is not None and (not isinstance(fingerprint, str) or not fingerprint):
+            raise TypeError(f"fingerprint must be a non-empty str; got {fingerprint!r}")
+        if isinstance(executor, str):
+            if executor not in _EXECUTORS:
+                raise ValueError(
+                    f"executor must be one of 'inline', 'thread', 'process', 'ray' or an Executor; got {executor!r}"
+                )
+        elif not callable(getattr(executor, "map_batches", None)):
+            raise TypeError(
+                "executor must be 'inline', 'thread', 'process', 'ray' or an object with "
+                f"map_batches(fn, batches); got {type(executor).__name__}"
+            )
+        if cache is not None and (isinstance(cache, bytes) or not isinstance(cache, (str, os.PathLike, QueryCache))):
+            raise TypeError(f"cache must be a path (str or os.PathLike) or a QueryCache; got {type(cache).__name__}")
+        return {
+            "batch_size": batch_size,
+            "cache": cache,
+            "executor": executor,
+            "on_nonfinite": on_nonfinite,
+            "max_retries": int(max_retries),
+            "retry_backoff": backoff,
+            "progress": progress,
+            "fingerprint": fingerprint,
+        }
 
     # -- public ------------------------------------------------------------------------------------
     def evaluate(self, masks: Any) -> np.ndarray:
