@@ -17,7 +17,7 @@ from spexjax.heads.ablation import head_names, head_scales
 from spexjax.heads.backends import HeadBackend, HuggingFaceHeads, MiniLMHeads, mmlu_prompt
 from spexjax.heads.examples import TOPICS, Example, read_mcq, split_examples, topic_examples
 from spexjax.heads.prune import STRATEGIES, compare_strategies, energy_by_depth, kept_size, prune_best_of_n, prune_lasso
-from spexjax.heads.task import METRICS, HeadTask
+from spexjax.heads.task import METRICS, HeadTask, make_task
 
 __all__ = [
     "METRICS",
@@ -33,6 +33,7 @@ __all__ = [
     "head_names",
     "head_scales",
     "kept_size",
+    "make_task",
     "mmlu_prompt",
     "prune_best_of_n",
     "prune_lasso",

@@ -13,7 +13,7 @@ from spexjax.heads.ablation import head_names, head_scales
 from spexjax.heads.examples import Example, split_examples
 from spexjax.value_functions import ValueFunction, check_masks
 
-__all__ = ["HeadTask", "METRICS"]
+__all__ = ["HeadTask", "METRICS", "make_task"]
 
 METRICS = ("logprob", "accuracy")
 
@@ -139,3 +139,35 @@ class HeadTask(ValueFunction):
             f"HeadTask(n={self.n} heads ({self.layers}x{self.heads}), split={self.split_name!r}, "
             f"examples={len(self.examples)}, metric={self.metric!r})"
         )
+
+
+def make_task(
+    questions: str | None = None,
+    model: str | None = None,
+    *,
+    metric: str = "logprob",
+    heldout: float | int = 0.5,
+    key: int = 0,
+    batch_size: int = 16,
+) -> HeadTask:
+    """The task the command line builds: with no arguments, the embedded MiniLM on the built-in topic task;
+    with ``model`` (a Hugging Face name or local path) and ``questions`` (an MMLU-format ``.csv``/``.jsonl``),
+    that causal LM on those questions."""
+    from spexjax.heads.examples import read_mcq, topic_examples
+
+    if model is None:
+        from spexjax.heads.backends import MiniLMHeads
+
+        if questions is not None:
+            raise SpexError("the embedded MiniLM scores the built-in topic task; pass model= with questions=")
+        return HeadTask(MiniLMHeads(), topic_examples(), metric=metric, heldout=heldout, key=key)
+    if questions is None:
+        raise SpexError("model= needs questions= (an MMLU-format .csv or .jsonl file)")
+    from spexjax.errors import require
+    from spexjax.heads.backends import HuggingFaceHeads
+
+    tr = require("transformers", "llm", what="HuggingFaceHeads")
+    tok = tr.AutoTokenizer.from_pretrained(model)
+    lm = tr.AutoModelForCausalLM.from_pretrained(model)
+    backend = HuggingFaceHeads(lm, tok, batch_size=batch_size, name=model)
+    return HeadTask(backend, read_mcq(questions), metric=metric, heldout=heldout, key=key)

@@ -85,3 +85,14 @@ def test_minilm_topic_task_well_above_chance(model):
     task = HeadTask(MiniLMHeads(model), topic_examples(), heldout=0)
     full = task.full_score()
     assert full["accuracy"] >= 0.9 and full["logprob"] > -0.3
+
+
+def test_make_task_defaults_and_errors(model, tmp_path):
+    from spexjax.heads import make_task
+
+    task = make_task()
+    assert isinstance(task.backend, MiniLMHeads) and len(task.examples) == 32 and task.metric == "logprob"
+    with pytest.raises(SpexError, match="questions="):
+        make_task(model="some/model")
+    with pytest.raises(SpexError, match="model="):
+        make_task(questions=str(tmp_path / "q.csv"))
