@@ -484,45 +484,41 @@ class OpenAICompatible:
             )
         tokens, logprobs = lp["tokens"], lp["token_logprobs"]
         offsets = lp.get("text_offset")
-        if not isinstance(offsets, list) or len(offsets) != len(tokens):
-            # No offsets: rebuild them, which is only sound when the tokens spell the text.
-            offsets, pos = [], 0
-            for tok in tokens:
-                offsets.append(pos)
-                pos += len(tok) if isinstance(tok, str) else 0
-            if "".join(t for t in tokens if isinstance(t, str))[: len(full)] != full:
-                raise EndpointUnsupportedError(
-                    f"the server at {self.base_url} returned no 'logprobs.text_offset' for {path} with echo=true "
-                    "and its tokens do not spell the prompt, so the response cannot be located; "
-                    "use contrast= instead"
-                )
-        if len(logprobs) != len(tokens) or not tokens or offsets[0] != 0:
+        if len(logprobs) != len(tokens) or not all(isinstance(t, str) for t in tokens):
             raise EndpointUnsupportedError(
-                f"the server at {self.base_url} did not echo the prompt for {path} with echo=true (tokens start at "
-                f"offset {offsets[0] if offsets else None}); response scoring needs echo; use contrast= instead"
+                f"the server at {self.base_url} returned malformed 'logprobs' for {path} with echo=true "
+                f"({len(tokens)} tokens, {len(logprobs)} log-probs); use contrast= instead"
             )
-        start, end = len(text), len(full)
-        values: list[float] = []
-        straddle = 0
-        for tok, value, off in zip(tokens, logprobs, offsets, strict=True):
-            tok_len = len(tok) if isinstance(tok, str) else 0
-            if off >= end:  # generated after the text (max_tokens=1 fallback)
-                break
-            if off + max(tok_len, 1) <= start:
-                continue
-            if off < start:
-                straddle += 1
-            if value is None:
-                raise EndpointError(
-                    f"the server at {self.base_url} gave no log-prob for the response token {tok!r} at offset {off}: "
-                    "nothing precedes it (empty prompt); give prompt_format= some fixed text before the prompt, "
-                    "e.g. 'Question: {prompt}\\nAnswer:'"
-                )
-            values.append(float(value))
-        if not values:
-            raise EndpointError(f"the server at {self.base_url} returned no tokens for the response {response[:40]!r}")
-        if straddle:
-            self.stats.add(boundary_tokens=straddle)
+        if not isinstance(offsets, list) or len(offsets) != len(tokens):
+            offsets = None
+        if max_tokens := body["max_tokens"]:  # drop what the server generated after the text
+            usage = data.get("usage") if isinstance(data, dict) else None
+            n_prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+            if isinstance(n_prompt, int) and 0 < n_prompt <= len(tokens):
+                keep = n_prompt
+            elif offsets is not None:
+                keep = sum(1 for off in offsets if off < len(full))
+            else:
+                keep = max(0, len(tokens) - max_tokens)
+            tokens, logprobs = tokens[:keep], logprobs[:keep]
+            offsets = offsets[:keep] if offsets is not None else None
+        first = _response_start(tokens, offsets, len(text), full, response)
+        if first is None:
+            raise EndpointUnsupportedError(
+                f"the server at {self.base_url} did not echo the prompt for {path} with echo=true (its tokens do not "
+                "end with the response, and their text offsets do not locate it); response scoring needs echo "
+                "(vLLM, llama.cpp); use contrast= instead"
+            )
+        spelled = "".join(tokens[first:])
+        if len(spelled) > len(response):
+            self.stats.add(boundary_tokens=1)  # the first response token also covers the end of the prompt
+        values = logprobs[first:]
+        if any(v is None for v in values):
+            raise EndpointError(
+                f"the server at {self.base_url} gave no log-prob for the response token {tokens[first]!r}: nothing "
+                "precedes it (empty prompt, no BOS token); give prompt_format= some fixed text before the prompt, "
+                "e.g. 'Question: {prompt}\\nAnswer:'"
+            )
         return np.asarray(values, dtype=np.float64)
 
     # -- bodies and parsing -----------------------------------------------------------------------------
@@ -706,6 +702,27 @@ class _HTTPStatusError(EndpointError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+def _response_start(tokens: list[str], offsets: list[Any] | None, start: int, full: str, response: str) -> int | None:
+    """Index of the first response token among the echoed ``tokens`` of ``full = prompt + response``.
+
+    First by the token strings: the shortest run of last tokens that spells at least the response (what a
+    server that prepends a BOS such as ``"<s>"`` still gets right, although its offsets then count the BOS);
+    then by ``text_offset`` (first token ending after the prompt), when the offsets start at 0. ``None``: neither.
+    """
+    size, i = 0, len(tokens)
+    while i > 0 and size < len(response):
+        i -= 1
+        size += len(tokens[i])
+    if size >= len(response) and "".join(tokens[i:]).endswith(response):
+        return i
+    if not offsets or offsets[0] != 0 or not all(isinstance(o, int) for o in offsets):
+        return None
+    for j, (tok, off) in enumerate(zip(tokens, offsets, strict=True)):
+        if off + max(len(tok), 1) > start:
+            return j if off < len(full) else None
+    return None
 
 
 def _error_message(raw: bytes) -> str:

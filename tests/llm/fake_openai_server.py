@@ -10,7 +10,7 @@ It plants a known function of the prompt's words in its log-probs:
   log-probs sum to ``value(prompt words) - RESPONSE_SHIFT``.
 
 ``server.faults`` is a list consumed one request at a time (``None`` = answer normally): ``429``, ``500``,
-``"hang"`` (never answer; the client must time out), ``"nologprobs"`` (a 200 without ``logprobs``),
+``"hang"`` (never answer; the client must time out), ``"nologprobs"`` (a 200 without ``logprobs``), ``"noecho"``,
 ``"redirect"``, ``"refuse_max_tokens_0"``, ``"drop_after"`` (answer, then drop the keep-alive connection);
 ``server.fault_fn(number, path, body)`` can return one too. The ``openai_server`` fixture (conftest.py) starts
 one per test; this module has a unique name so tests anywhere can import it.
@@ -74,6 +74,7 @@ class FakeOpenAIServer:
     def __init__(self, value: Callable[[list[str]], float] = trolley_value, response: str = " True"):
         self.value = value
         self.response = response
+        self.bos: str | None = None  # e.g. "<s>": echo starts with it, as vLLM's does for Llama tokenizers
         self.prefix = ""  # stripped from the text before its words are read (a prompt_format's fixed head)
         self.faults: list[Any] = []
         self.fault_fn: Callable[[int, str, dict], Any] | None = None
@@ -197,22 +198,28 @@ class FakeOpenAIServer:
             out["choices"] = [{"index": 0, "text": (text if body.get("echo") else "") + gen, "logprobs": None}]
             return out
         tokens, offsets, lps = [], [], []
-        if body.get("echo"):
+        echo = body.get("echo") and fault != "noecho"
+        if echo:
             toks = _tokens(text)
             cut = len(text) - len(self.response) if text.endswith(self.response) else None
             resp = [i for i, (_, off) in enumerate(toks) if cut is not None and off >= cut]
             share = (self.value(self.words(text[:cut])) - RESPONSE_SHIFT) / len(resp) if resp else 0.0
-            for i, (tok, off) in enumerate(toks):
+            if self.bos is not None:  # as vLLM: a BOS token first; offsets are running lengths of token strings
+                tokens.append(self.bos)
+                lps.append(None)
+            for i, (tok, _) in enumerate(toks):
                 tokens.append(tok)
-                offsets.append(off)
-                lps.append(None if i == 0 else (share if i in resp else -1.5))
+                lps.append(None if i == 0 and self.bos is None else (share if i in resp else -1.5))
+            offsets = [sum(len(t) for t in tokens[:j]) for j in range(len(tokens))]
+        n_prompt = len(tokens)
         gen = ""
         if max_tokens >= 1:
             ranked = self._next_logprobs(text)
             gen = ranked[0][0]
+            offsets.append(sum(len(t) for t in tokens) if echo else len(text))
             tokens.append(gen)
-            offsets.append(len(text))
             lps.append(ranked[0][1])
+        out["usage"] = {"prompt_tokens": n_prompt or len(_tokens(text)), "completion_tokens": int(bool(gen))}
         k = int(body.get("logprobs") or 0)
         tops = [None if v is None else {t: v} for t, v in zip(tokens, lps, strict=True)]
         if max_tokens >= 1:
@@ -220,7 +227,7 @@ class FakeOpenAIServer:
         out["choices"] = [
             {
                 "index": 0,
-                "text": (text if body.get("echo") else "") + gen,
+                "text": (text if echo else "") + gen,
                 "logprobs": {"tokens": tokens, "token_logprobs": lps, "text_offset": offsets, "top_logprobs": tops},
             }
         ]

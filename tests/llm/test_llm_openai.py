@@ -152,6 +152,28 @@ def test_response_logprobs_match_planted(openai_server):
     assert openai_server.by_path["/v1/completions"] == 3 and m.stats.boundary_tokens == 0
 
 
+def test_response_located_when_a_bos_shifts_the_offsets(openai_server):
+    openai_server.bos = "<s>"  # vLLM echoes the BOS and counts its text in text_offset
+    m = _model(openai_server)
+    lp = m.response_logprobs([TROLLEY, ""], " True")  # with a BOS, even the empty prompt has a value
+    assert [a.shape for a in lp] == [(1,), (1,)]
+    assert lp[0][0] == pytest.approx(trolley_value(WORDS) - RESPONSE_SHIFT, abs=1e-9)
+    assert lp[1][0] == pytest.approx(trolley_value([]) - RESPONSE_SHIFT, abs=1e-9)
+    openai_server.faults = ["refuse_max_tokens_0"]  # and with a generated token to drop (usage.prompt_tokens)
+    lp2 = _model(openai_server).response_logprobs(["pulling the lever"], " True")
+    assert lp2[0][0] == pytest.approx(trolley_value(["pulling", "the", "lever"]) - RESPONSE_SHIFT, abs=1e-9)
+
+
+def test_response_token_spanning_the_join_is_counted(openai_server):
+    openai_server.response = "ue that"
+    m = _model(openai_server, prompt_format="Q: {prompt} Tr")
+    (lp,) = m.response_logprobs([TROLLEY], "ue that")
+    # " True" holds the prompt's "Tr" and the response's "ue": it is a response token, and counted
+    assert lp.shape == (2,) and lp[0] == -1.5 and m.stats.boundary_tokens == 1
+    words = ("Q: " + TROLLEY + " Tr").split()
+    assert lp[1] == pytest.approx(trolley_value(words) - RESPONSE_SHIFT, abs=1e-9)
+
+
 def test_response_needs_text_before_it(openai_server):
     m = _model(openai_server)
     with pytest.raises(EndpointError, match="prompt_format"):
@@ -259,6 +281,13 @@ def test_missing_logprobs_named(openai_server):
         _model(openai_server).next_token_logprobs([TROLLEY], ["True"])
     openai_server.faults = ["nologprobs"]
     with pytest.raises(EndpointUnsupportedError, match=r"echo=true.*use contrast= .*instead"):
+        _model(openai_server, prompt_format="Q: {prompt}").response_logprobs([TROLLEY], " True")
+
+
+@pytest.mark.parametrize("refuse_zero", [False, True])
+def test_server_ignoring_echo_named(openai_server, refuse_zero):
+    openai_server.faults = ["refuse_max_tokens_0", "noecho"] if refuse_zero else ["noecho"]
+    with pytest.raises(EndpointUnsupportedError, match=r"did not echo the prompt.*use contrast= instead"):
         _model(openai_server, prompt_format="Q: {prompt}").response_logprobs([TROLLEY], " True")
 
 
