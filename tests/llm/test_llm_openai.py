@@ -389,7 +389,6 @@ def test_spex_recovers_planted_four_word_interaction_contrast(openai_server):
     _check_top(res, openai_server)
 
 
-@pytest.mark.slow
 def test_spex_recovers_planted_four_word_interaction_response(openai_server):
     from spexjax import spex
 
@@ -403,7 +402,6 @@ def test_spex_recovers_planted_four_word_interaction_response(openai_server):
     _check_top(res, openai_server)
 
 
-@pytest.mark.slow
 def test_spex_killed_by_endpoint_faults_resumes_from_cache(openai_server, tmp_path):
     from spexjax import spex
 
