@@ -1,0 +1,196 @@
+"""Language-model backends: throughput of explanation-shaped batches (rows = ablated prompts scored per second).
+
+Sections (each its own functions; run one or all, the JSON keeps the sections not re-run):
+
+- ``hf``: :class:`spexjax.llm.HuggingFaceLM` on causal LMs built from configs (no download): a tiny one and a
+  MiniLM-sized one (6 layers, hidden 384, 12 heads, MiniLM's 30522-word WordPiece vocabulary), GPT-2 and
+  Llama. Teacher-forced scoring of a fixed response after ablated prompts whose keep rate varies per row
+  (as LIME/ProxySPEX masks do), by rows per forward (``max_batch``) and padding strategy: ``bucketed`` (rows
+  sorted by length) vs ``unsorted`` (rows in the given order). Every strategy's values are compared with the
+  first one's (``max_abs_diff``), so the rows measure the same computation.
+
+Usage: ``python benchmarks/llm_backends.py [--sections hf] [--quick]``; writes
+``benchmarks/results/llm_backends.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_info, loadavg, now_iso, versions  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+THREADS = 2
+
+PROMPT = (
+    "The new phone arrived two days late and the box was dented, but the screen is bright, the battery easily "
+    "lasts a full day of heavy use, and the camera takes sharp photos even at night. Support never answered "
+    "my emails about the delivery, which was frustrating. Overall I would still recommend it to a friend."
+)
+RESPONSE = " The review is mostly positive."
+
+
+# -- section hf -----------------------------------------------------------------------------------------------
+
+def _hf_tokenizer():
+    import transformers
+
+    from spexjax.llm.minilm import default_model_dir
+
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_file=str(default_model_dir() / "tokenizer.json"))
+    tok.bos_token, tok.eos_token, tok.pad_token = "[CLS]", "[SEP]", "[PAD]"
+    return tok
+
+
+def _hf_model(arch: str, size: str, vocab: int):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    if size == "tiny":
+        layers, hidden, heads, inter = 2, 32, 2, 64
+    else:  # MiniLM-sized: all-MiniLM-L6-v2's encoder dimensions
+        layers, hidden, heads, inter = 6, 384, 12, 1536
+    common = {"vocab_size": vocab, "bos_token_id": 101, "eos_token_id": 102, "pad_token_id": 0}
+    if arch == "gpt2":
+        cfg = transformers.GPT2Config(n_positions=512, n_embd=hidden, n_layer=layers, n_head=heads,
+                                      n_inner=inter, **common)
+        model = transformers.GPT2LMHeadModel(cfg)
+    else:
+        cfg = transformers.LlamaConfig(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
+                                       num_attention_heads=heads, num_key_value_heads=heads,
+                                       max_position_embeddings=512, **common)
+        model = transformers.LlamaForCausalLM(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    return model.eval(), n_params
+
+
+def _hf_prompts(rows: int, seed: int = 0) -> list[str]:
+    words = PROMPT.split()
+    rng = np.random.default_rng(seed)
+    keep = rng.random((rows, len(words))) < rng.uniform(0.1, 1.0, size=(rows, 1))
+    return [" ".join(w for w, k in zip(words, row, strict=True) if k) for row in keep]
+
+
+def hf_section(args: argparse.Namespace) -> dict:
+    """Rows/s of HuggingFaceLM.response_logprobs by model, rows per forward and padding strategy."""
+    import torch
+
+    from spexjax.llm.hf import HuggingFaceLM
+    from spexjax.llm.hf_batching import padding_waste, plan_batches
+
+    torch.set_num_threads(THREADS)
+    tok = _hf_tokenizer()
+    rows = 64 if args.quick else 128
+    prompts = _hf_prompts(rows)
+    batches = [8, 32] if args.quick else [8, 32, 128]
+    repeats = 1
+    out: list[dict] = []
+    for size in ("tiny", "minilm-sized"):
+        for arch in ("gpt2", "llama"):
+            model, n_params = _hf_model(arch, size, len(tok))
+            first: list[np.ndarray] | None = None
+            for max_batch in batches:
+                for strategy in ("bucketed", "unsorted"):
+                    lm = HuggingFaceLM(model, tok, padding_side="left", max_batch=max_batch,
+                                       max_tokens=1 << 20, sort_by_length=strategy == "bucketed")
+                    lm.response_logprobs(prompts[:max_batch], RESPONSE)  # warm-up (allocator, kernels)
+                    lengths = [len(lm.prompt_ids(p)) + len(lm.response_ids(RESPONSE)) - 1 for p in prompts]
+                    groups = plan_batches(lengths, max_tokens=lm.max_tokens, max_batch=max_batch,
+                                          sort=lm.sort_by_length)
+                    times, cpu = [], []
+                    for _ in range(repeats):
+                        lm.forwards = 0
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        vals = lm.response_logprobs(prompts, RESPONSE)
+                        times.append(time.perf_counter() - t0)
+                        cpu.append(time.process_time() - c0)
+                    if first is None:
+                        first = vals
+                    diff = max(float(np.abs(a - b).max()) for a, b in zip(vals, first, strict=True))
+                    best = min(times)
+                    row = {
+                        "model": f"{arch}-{size}", "params": n_params, "padding": strategy,
+                        "padding_side": "left", "max_batch": max_batch, "rows": rows,
+                        "forwards": lm.forwards, "padding_waste": round(padding_waste(lengths, groups), 4),
+                        "mean_tokens": round(float(np.mean(lengths)), 1),
+                        "seconds_best": round(best, 4), "seconds_all": [round(t, 4) for t in times],
+                        "rows_per_s": round(rows / best, 1), "cpu_seconds": round(min(cpu), 4),
+                        "rows_per_cpu_s": round(rows / min(cpu), 1), "max_abs_diff_vs_first": diff,
+                    }
+                    out.append(row)
+                    print(f"hf {row['model']:>18} batch {max_batch:>4} {strategy:>8}: {row['rows_per_s']:>8.1f} "
+                          f"rows/s, {row['rows_per_cpu_s']:>8.1f} rows/cpu-s, waste {row['padding_waste']:.2f}, diff {diff:.1e}", flush=True)
+    return {
+        "what": "HuggingFaceLM.response_logprobs: rows (ablated prompts, one fixed response) per second, float32, "
+                f"CPU, torch threads={THREADS}; best of {repeats} after a warm-up. rows/cpu-s divides by the "
+                "process CPU time (all threads), which a loaded machine distorts less than wall time",
+        "prompt_words": len(PROMPT.split()), "response": RESPONSE, "rows": out,
+    }
+
+
+def hf_markdown(result: dict) -> str:
+    lines = [
+        "## Hugging Face causal LM (`HuggingFaceLM`)",
+        "",
+        result["what"] + ". Prompt of " + str(result["prompt_words"]) + " words, rows keep 10-100 % of them.",
+        "",
+        "| model | params | rows/forward | padding | rows/s | rows/cpu-s | padding waste | forwards | max diff vs first |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.1f}M | {r['max_batch']} | {r['padding']} | "
+                     f"{r['rows_per_s']:.1f} | {r['rows_per_cpu_s']:.1f} | {r['padding_waste']:.2f} | {r['forwards']} | "
+                     f"{r['max_abs_diff_vs_first']:.1e} |")
+    return "\n".join(lines)
+
+
+# -- driver -------------------------------------------------------------------------------------------------
+
+SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], dict], Callable[[dict], str]]] = {
+    "hf": (hf_section, hf_markdown),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {sorted(SECTIONS)}")
+    parser.add_argument("--quick", action="store_true", help="fewer rows and batch sizes (smoke run)")
+    parser.add_argument("--out", default=str(RESULTS / "llm_backends"), help="path stem for .json and .md")
+    args = parser.parse_args(argv)
+    names = [s for s in args.sections.split(",") if s]
+    unknown = set(names) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    stem = Path(args.out)
+    doc = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+    doc.setdefault("sections", {})
+    for name in names:
+        run, _ = SECTIONS[name]
+        started = now_iso()
+        result = run(args)
+        result.update(started=started, finished=now_iso(), quick=bool(args.quick), loadavg_after=loadavg(),
+                      cpu=cpu_info(), versions=versions("torch", "transformers", "jax", "numpy"))
+        doc["sections"][name] = result
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
+    md = ["# Language-model backends", "", "Written by `benchmarks/llm_backends.py`; each section records its own "
+          "run (time, load, versions) in the JSON.", ""]
+    for name, result in doc["sections"].items():
+        if name in SECTIONS:
+            md += [SECTIONS[name][1](result), "",
+                   f"_run {result.get('started')}, load average after {result.get('loadavg_after')}_", ""]
+    stem.with_suffix(".md").write_text("\n".join(md))
+    print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
