@@ -171,15 +171,17 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {sorted(SECTIONS)}")
     stem = Path(args.out)
-    doc = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
-    doc.setdefault("sections", {})
+    fresh: dict[str, dict] = {}
     for name in names:
         run, _ = SECTIONS[name]
         started = now_iso()
         result = run(args)
         result.update(started=started, finished=now_iso(), quick=bool(args.quick), loadavg_after=loadavg(),
                       cpu=cpu_info(), versions=versions("torch", "transformers", "jax", "numpy"))
-        doc["sections"][name] = result
+        fresh[name] = result
+    # read the file only now, so a section another run wrote meanwhile is kept
+    doc = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+    doc.setdefault("sections", {}).update(fresh)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     md = ["# Language-model backends", "", "Written by `benchmarks/llm_backends.py`; each section records its own "
