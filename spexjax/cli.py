@@ -104,7 +104,10 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         from tqdm.auto import tqdm
     except Exception:  # noqa: BLE001 - no tqdm, odd stderr: run without a bar
         return None
-    return tqdm(total=total, desc="model queries", unit="q", dynamic_ncols=True, file=sys.stderr, leave=True)
+    import shutil
+
+    width = min(shutil.get_terminal_size((100, 20)).columns, 120)  # a size-less pty reports 0 columns
+    return tqdm(total=total, desc="model queries", unit="q", ncols=width, file=sys.stderr, leave=True)
 
 
 def _counted(task: Any, bar: Any) -> Any:

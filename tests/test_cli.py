@@ -156,3 +156,43 @@ def test_report_of_a_bad_file(tmp_path, capsys):
     bad.write_text("{not json", encoding="utf-8")
     _one_line_error(capsys, main(["report", str(bad)]), "RESULT:")
     _one_line_error(capsys, main(["report", str(tmp_path / "missing.json")]), "RESULT:")
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and records what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch):
+    pytest.importorskip("tqdm")
+    from spexjax.cli import _counted, _progress_bar
+    from spexjax.testing import SparseFourier
+
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = _progress_bar(200, True)
+    assert bar is not None and _progress_bar(200, False) is None
+    f = SparseFourier(4, [(0, 1)], [1.0])
+    counted = _counted(f, bar)
+    assert counted.n == 4 and counted.fingerprint() == f.fingerprint()
+    import numpy as np
+
+    np.testing.assert_array_equal(counted(np.ones((50, 4), bool)), f(np.ones((50, 4), bool)))
+    assert bar.n == 50
+    bar.close()
+    assert "model queries" in term.text and "50/200" in term.text and "q/s" in term.text
+    # not a terminal (a log, a pipe, CI): no bar at all
+    monkeypatch.setattr(sys, "stderr", type("Pipe", (_Terminal,), {"isatty": lambda self: False})())
+    assert _progress_bar(200, True) is None

@@ -61,3 +61,39 @@ def test_readme_row(code, error, message, scope):
     assert issubclass(exc_type, (ValueError, TypeError))
     pattern = ".*".join(re.escape(part) for part in message.split("…"))
     assert re.fullmatch(pattern, str(info.value), flags=re.S), f"\n documented: {message}\n raised: {info.value}"
+
+
+# -- the command line's table: `spexjax ...` | exit status | one-line message -------------------------
+CLI_SECTION = "### Bad input on the command line"
+
+
+def _cli_rows() -> list[tuple[str, str, str]]:
+    with open(README, encoding="utf-8") as fh:
+        text = fh.read()
+    if CLI_SECTION not in text:
+        return []
+    section = text.split(CLI_SECTION, 1)[1].split("\n#", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `spexjax "):
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows.append((cells[0].strip("`"), cells[1].strip("`"), cells[2]))
+    return rows
+
+
+CLI_ROWS = _cli_rows()
+
+
+@pytest.mark.skipif(not CLI_ROWS, reason=f"README has no '{CLI_SECTION}' table yet")
+@pytest.mark.parametrize("command, status, message", CLI_ROWS, ids=[r[0][:60] for r in CLI_ROWS])
+def test_readme_cli_row(command, status, message, capsys):
+    import shlex
+
+    from spexjax.cli import main
+
+    argv = shlex.split(command)[1:]
+    assert main(argv) == int(status)
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    pattern = ".*".join(re.escape(part) for part in message.split("…"))
+    assert re.fullmatch(pattern, err, flags=re.S), f"\n documented: {message}\n printed: {err}"

@@ -96,7 +96,7 @@ background:linear-gradient(90deg,var(--neg),#fff,var(--pos))}
 #ID .meter{height:8px;background:#eee;border-radius:4px;overflow:hidden;margin:6px 0}
 #ID .meter i{display:block;height:100%;background:#3a9d5d}
 #ID .prov td:first-child{color:#555;width:34%}
-#ID .prov td{word-break:break-all}
+#ID .prov td{overflow-wrap:anywhere}
 #ID .tip{position:fixed;pointer-events:none;background:#222;color:#fff;font-size:12px;padding:6px 9px;
 border-radius:6px;max-width:360px;display:none;z-index:10;white-space:pre-line}
 @media (max-width:760px){#ID .grid{grid-template-columns:1fr}}
