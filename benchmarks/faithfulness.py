@@ -432,7 +432,8 @@ def markdown(doc: dict) -> str:
          f"- tasks missing (not importable here): {', '.join(doc['tasks_missing']) or 'none'}", "",
          f"Faithfulness = R² of the method's surrogate on {doc['heldout']:,} uniform held-out masks (the same masks for every "
          "method); every method spends the same number of queries: SPEX's design size at the given b. Faith "
-         f"indices at order {FAITH_ORDER} only where their {FAITH_MAX_TERMS}-coefficient cap and the budget allow. "
+         f"indices at order {FAITH_ORDER} only where their {FAITH_MAX_TERMS}-coefficient cap and the budget "
+         "allow. "
          "Mean ± sample std over explicands.", "",
          "| task | n bucket | n | b | budget | " + " | ".join(METHODS) + " | explicands |",
          "|---|---|---|---|---|" + "---|" * len(METHODS) + "---|"]
@@ -447,8 +448,8 @@ def markdown(doc: dict) -> str:
           "| task | n bucket | budget | best of SPEX/ProxySPEX | best marginal | at least as faithful |",
           "|---|---|---|---|---|---|", *acceptance(rows), ""]
     L += ["## Queries ProxySPEX needs to match SPEX's R² (ProxySPEX at 1/16 .. 1 of SPEX's budget)", "",
-          "| task | n bucket | b | SPEX budget | SPEX R² | ProxySPEX R² at 1/16, 1/8, 1/4, 1/2, 1 | ProxySPEX budget to "
-          "match | ratio |", "|---|---|---|---|---|---|---|---|"]
+          "| task | n bucket | b | SPEX budget | SPEX R² | ProxySPEX R² at 1/16, 1/8, 1/4, 1/2, 1 "
+          "| ProxySPEX budget to match | ratio |", "|---|---|---|---|---|---|---|---|"]
     for p in doc["proxy_match"]:
         curve = ", ".join(f"{c['r2']:.3f}" for c in p["proxyspex_curve"])
         L.append(f"| {p['task']} | {p['n_bucket']} | {p['b']} | {p['spex_budget']} | {p['spex_r2']:.3f} | {curve} | "
