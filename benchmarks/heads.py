@@ -6,14 +6,18 @@ all-MiniLM-L6-v2 (6 layers x 12 heads = 72 features) as a zero-shot topic classi
 zeroed before the output projection and each layer's kept heads are rescaled by |H_l| / |S ∩ H_l|.
 
 - value on the fit split: mean log-prob of the right topic (``--metric``; accuracy is also reported);
-- ``--budget`` uniform random head masks, shared by ProxySPEX (surrogate maximised exactly under the size
-  constraint by ``Interactions.best_subset``) and LASSO (keep the heads with the largest coefficients);
+- ``--budget`` random head masks, shared by ProxySPEX (surrogate maximised exactly under the size constraint by
+  ``Interactions.best_subset``) and LASSO (keep the heads with the largest coefficients); ``--sampling matched``
+  (default) draws a third of them at each kept fraction (each head kept with that probability), ``uniform`` the
+  papers' Bernoulli(1/2) masks (with those, the surrogate's maximisers predicted log-probs above 0, i.e. it
+  extrapolated far outside the masks it saw: see ``heads_pruning_uniform.md``);
 - Best-of-N: ``--best-of`` random subsets of exactly each size (default budget / 3 each, so its total matches);
 - every chosen subset scored on the fit and held-out splits; the unpruned model as a line.
 
-Writes ``benchmarks/results/heads_pruning.{json,md,png}`` and ``heads_energy.json`` (energy by depth).
+Writes ``benchmarks/results/heads_pruning{suffix}.{json,md,png}`` and ``heads_energy{suffix}.json``.
 
-    python3 benchmarks/heads.py --budget 1200
+    python3 benchmarks/heads.py --budget 600                                   # matched sampling
+    python3 benchmarks/heads.py --budget 600 --sampling uniform --suffix _uniform
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metric", choices=["logprob", "accuracy"], default="logprob")
     ap.add_argument("--max-degree", type=int, default=3)
     ap.add_argument("--time-limit", type=float, default=120.0, help="seconds per exact maximisation (fallback)")
+    ap.add_argument("--sampling", choices=["uniform", "matched"], default="matched")
+    ap.add_argument("--suffix", default="", help="appended to the result file names (e.g. _uniform)")
     ap.add_argument("--key", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join("/tmp", "spexjax_heads_bench.sqlite"))
     ap.add_argument("--out", default=RESULTS)
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         best_of=args.best_of,
         max_degree=args.max_degree,
         time_limit=args.time_limit,
+        sampling=args.sampling,
         key=args.key,
         cache=args.cache,
         batch_size=64,
@@ -78,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         **info,
     }
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "heads_pruning.json"), "w") as fh:
+    with open(os.path.join(args.out, f"heads_pruning{args.suffix}.json"), "w") as fh:
         json.dump({"header": header, "rows": rows}, fh, indent=1)
-    with open(os.path.join(args.out, "heads_energy.json"), "w") as fh:
+    with open(os.path.join(args.out, f"heads_energy{args.suffix}.json"), "w") as fh:
         short = {k: header[k] for k in ("date", "command", "model", "task")}
         json.dump({"header": short, "rows": energy}, fh, indent=1)
 
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- date: {header['date']}; device: {header['device']['model']} ({header['device']['cores']} cores)",
         f"- command: `{header['command']}`; wall {wall:.0f} s",
         f"- {header['model']}; {header['task']}",
-        f"- score (`*_score`): {header['score']}; ProxySPEX/LASSO masks: {args.budget} uniform random; "
+        f"- score (`*_score`): {header['score']}; ProxySPEX/LASSO masks: {args.budget} random ({args.sampling}); "
         f"Best-of-N: {info['best_of']} random subsets per fraction",
         f"- unpruned: fit {un['fit'][args.metric]:.4f} / held-out {un['test'][args.metric]:.4f} "
         f"(accuracy {un['fit']['accuracy']:.3f} / {un['test']['accuracy']:.3f})",
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {e['group']} | {e['layers'][0]}-{e['layers'][1]} | {e['terms']} | {100 * e['linear']:.1f} % | "
             f"{100 * e['within_layer']:.1f} % | {100 * e['across_layer']:.1f} % |"
         )
-    with open(os.path.join(args.out, "heads_pruning.md"), "w") as fh:
+    with open(os.path.join(args.out, f"heads_pruning{args.suffix}.md"), "w") as fh:
         fh.write("\n".join(md) + "\n")
 
     # --- figure
@@ -150,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_title("MiniLM head pruning (topic task, held-out)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "heads_pruning.png"), dpi=120)
+    fig.savefig(os.path.join(args.out, f"heads_pruning{args.suffix}.png"), dpi=120)
     print("\n".join(md))
     return 0
 

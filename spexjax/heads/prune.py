@@ -23,6 +23,7 @@ __all__ = [
     "compare_strategies",
     "energy_by_depth",
     "kept_size",
+    "matched_masks",
     "prune_best_of_n",
     "prune_lasso",
     "random_subsets",
@@ -61,6 +62,16 @@ def random_subsets(n: int, size: int, count: int, *, key: Any = 0) -> np.ndarray
     out = np.zeros((count, n), dtype=bool)
     for r in range(count):
         out[r, rng.choice(n, size, replace=False)] = True
+    return out
+
+
+def matched_masks(n: int, budget: int, fractions: tuple[float, ...], *, key: Any = 0) -> np.ndarray:
+    """``bool[budget, n]``: equal shares of the budget with each feature kept with probability ``fraction``."""
+    rng = numpy_rng(key, 0x3A7C)
+    share = np.array_split(np.arange(budget), len(fractions))
+    out = np.zeros((budget, n), dtype=bool)
+    for rows, f in zip(share, fractions, strict=True):
+        out[rows] = rng.random((len(rows), n)) < float(f)
     return out
 
 
@@ -124,14 +135,19 @@ def compare_strategies(
     best_of: int | None = None,
     max_degree: int = 3,
     time_limit: float | None = 60.0,
+    sampling: str = "uniform",
     key: int = 0,
     **options: Any,
 ) -> tuple[list[dict[str, Any]], Interactions, dict[str, Any]]:
     """ProxySPEX vs LASSO vs Best-of-N pruning of ``task`` (a fit-split :class:`~spexjax.heads.HeadTask`).
 
-    ``budget`` uniform random masks are paid once and shared by ProxySPEX and LASSO; Best-of-N pays
+    ``budget`` random masks are paid once and shared by ProxySPEX and LASSO; Best-of-N pays
     ``best_of`` (default ``budget // len(fractions)``, so its total equals the shared budget) random subsets of
     exactly each size. Each chosen subset is scored on the fit split and on ``task.heldout()`` (both metrics).
+
+    ``sampling="uniform"`` draws each head Bernoulli(1/2) (the papers' design); ``"matched"`` draws an equal
+    share of the budget at each kept fraction (each head kept with probability ``fraction``), so the surrogate is
+    fitted where it is maximised instead of extrapolated from half-kept masks (see :func:`matched_masks`).
 
     Returns ``(rows, interactions, info)``: rows ``{kept_fraction, kept, strategy, subset, fit_score, test_score,
     fit_accuracy, test_accuracy, fit_logprob, test_logprob, surrogate}`` (``*_score`` in the task's metric),
@@ -147,7 +163,12 @@ def compare_strategies(
     heldout = task.heldout()
     best_of = int(best_of) if best_of is not None else max(1, budget // len(fractions))
     t0 = time.perf_counter()
-    masks = uniform_masks(key, budget, n)
+    if sampling == "uniform":
+        masks = uniform_masks(key, budget, n)
+    elif sampling == "matched":
+        masks = matched_masks(n, budget, fractions, key=key)
+    else:
+        raise SpexError(f"sampling must be 'uniform' or 'matched'; got {sampling!r}")
     values = sample_masks(task, masks, **options)
     t_samples = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -159,6 +180,7 @@ def compare_strategies(
         "metric": task.metric,
         "unpruned": {"fit": task.full_score(), "test": heldout.full_score()},
         "budget": budget,
+        "sampling": sampling,
         "best_of": best_of,
         "samples_seconds": t_samples,
         "proxyspex_seconds": t_proxy,
