@@ -1,0 +1,135 @@
+"""RetrainTask: vmapped trainings equal the per-mask reference loop; values, views, cache, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import spexjax
+from spexjax.data import RetrainTask, load_digits_split, margin, train_reference
+from spexjax.data.models import _conv3x3
+from spexjax.errors import SpexError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split(12)
+
+
+def _masks(n, m, seed=0):
+    return np.random.default_rng(seed).random((m, n)) < 0.5
+
+
+@pytest.mark.parametrize("model,steps", [("logistic", 10), ("mlp", 5), ("cnn", 2)])
+def test_vmapped_training_matches_per_mask_loop(digits, model, steps):
+    X, y, Xt, yt = digits
+    task = RetrainTask(X, y, Xt[:3], yt[:3], model=model, steps=steps, batch_size=4)
+    masks = _masks(task.n, 5)  # 5 rows: one full batch of 4 and one padded batch
+    got = task.margins(masks)
+    assert got.shape == (5, 3)
+    for r in (0, 4):
+        np.testing.assert_allclose(got[r], train_reference(task, masks[r]), rtol=1e-4, atol=1e-4)
+
+
+def test_margin_definition():
+    logits = jnp.array([[1.0, 3.0, 2.0], [5.0, 0.0, -1.0]])
+    np.testing.assert_allclose(margin(logits, jnp.array([1, 1])), [1.0, -5.0])
+
+
+def test_conv_matches_lax_conv():
+    kx, kw = jax.random.split(jax.random.PRNGKey(1))
+    x = jax.random.normal(kx, (2, 8, 8, 3))
+    w = jax.random.normal(kw, (3, 3, 3, 5))
+    for stride in (1, 2):
+        ref = jax.lax.conv_general_dilated(x, w, (stride, stride), ((1, 1), (1, 1)),
+                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        np.testing.assert_allclose(_conv3x3(x, w, stride), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_values_deterministic_and_views_share_trainings(digits):
+    X, y, Xt, yt = digits
+    task = RetrainTask(X, y, Xt[:4], yt[:4], steps=10, batch_size=8)
+    masks = _masks(task.n, 6, seed=1)
+    mat = task.margins(masks)
+    assert task.trainings == 6
+    np.testing.assert_array_equal(task(masks), mat[:, 0])
+    v2 = task.for_test(2)
+    np.testing.assert_array_equal(v2(masks), mat[:, 2])
+    assert task.trainings == 6  # served from the shared cache
+    assert [v.test_index for v in task.columns()] == [0, 1, 2, 3]
+    # a fresh task gives the same values (fixed seed and steps), one mask at a time too
+    other = RetrainTask(X, y, Xt[:4], yt[:4], steps=10, batch_size=8)
+    np.testing.assert_allclose(other.margins(masks[3:4])[0], mat[3], rtol=1e-5, atol=1e-5)
+    # empty training set: logistic starts at zero and only the penalty acts, so every logit stays 0
+    np.testing.assert_allclose(task.margins(np.zeros((1, task.n), bool)), 0.0, atol=1e-6)
+
+
+def test_fingerprint_and_names(digits):
+    X, y, Xt, yt = digits
+    a = RetrainTask(X, y, Xt[:2], yt[:2], steps=5)
+    assert a.fingerprint() == RetrainTask(X, y, Xt[:2], yt[:2], steps=5).fingerprint()
+    assert a.fingerprint() != a.for_test(1).fingerprint()
+    assert a.fingerprint() != RetrainTask(X, y, Xt[:2], yt[:2], steps=6).fingerprint()
+    assert len(a.feature_names) == a.n and a.feature_names[0] == f"train[0] y={y[0]}"
+    m = spexjax.data.logistic((8, 8), 10)
+    assert RetrainTask(X, y, Xt[0], yt[0], model=(m.init, m.apply), steps=5).fingerprint() is None
+    assert RetrainTask(X, y, Xt[0], yt[0], model=(m.init, m.apply), steps=5, model_id="mine").fingerprint()
+
+
+def test_user_model_pair_equals_builtin(digits):
+    X, y, Xt, yt = digits
+    m = spexjax.data.logistic((8, 8), 10)
+    masks = _masks(len(y), 3, seed=2)
+    a = RetrainTask(X, y, Xt[0], yt[0], steps=8, lr=0.1).margins(masks)
+    b = RetrainTask(X, y, Xt[0], yt[0], model=(m.init, m.apply), steps=8, lr=0.1).margins(masks)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_flat_features_and_single_point(digits):
+    X, y, Xt, yt = digits
+    task = RetrainTask(X.reshape(len(X), -1), y, Xt[5].reshape(-1), int(yt[5]), steps=5)
+    assert task.num_tests == 1 and task(np.ones((2, task.n), bool)).shape == (2,)
+
+
+def test_bad_inputs(digits):
+    X, y, Xt, yt = digits
+    with pytest.raises(SpexError, match="y_train"):
+        RetrainTask(X, y[:-1], Xt[0], yt[0])
+    with pytest.raises(SpexError, match="x_test"):
+        RetrainTask(X, y, Xt[0, :4], yt[0])
+    bad = X.copy()
+    bad[3, 1, 1] = np.nan
+    with pytest.raises(SpexError, match=r"X_train.*rows \[3\]"):
+        RetrainTask(bad, y, Xt[0], yt[0])
+    with pytest.raises(SpexError, match="integer class labels"):
+        RetrainTask(X, y + 0.5, Xt[0], yt[0])
+    with pytest.raises(SpexError, match=">= 0"):
+        RetrainTask(X, y - 5, Xt[0], yt[0])
+    with pytest.raises(SpexError, match="y_test"):
+        RetrainTask(X, y, Xt[:3], yt[:2])
+    with pytest.raises(SpexError, match="num_classes"):
+        RetrainTask(X, y, Xt[0], yt[0], num_classes=3)
+    with pytest.raises(SpexError, match="test_index"):
+        RetrainTask(X, y, Xt[:2], yt[:2], test_index=2)
+    with pytest.raises(ValueError, match="model must be one of"):
+        RetrainTask(X, y, Xt[0], yt[0], model="resnet")
+    with pytest.raises(TypeError, match="model"):
+        RetrainTask(X, y, Xt[0], yt[0], model=3)
+    task = RetrainTask(X, y, Xt[0], yt[0], steps=2)
+    with pytest.raises(ValueError, match="masks"):
+        task(np.ones((2, task.n + 1), bool))
+
+
+def test_planted_duplicates_are_the_most_redundant_pair():
+    """Acceptance 1: two copies of the test image in a digits training set are the most negative pair."""
+    Xtr, ytr, Xte, yte = load_digits_split()
+    j, n0 = 0, 20
+    X = np.concatenate([Xtr[:n0], Xte[j : j + 1], Xte[j : j + 1]])
+    y = np.concatenate([ytr[:n0], yte[j : j + 1], yte[j : j + 1]])
+    task = RetrainTask(X, y, Xte[j], yte[j], steps=50, l2=1e-2, batch_size=512)
+    res = spexjax.proxyspex(task, task.n, budget=1500, max_degree=3, key=0)
+    held_out = np.random.default_rng(5).random((300, task.n)) < 0.5
+    assert spexjax.faithfulness(res, task, held_out) >= 0.9
+    sup, co = res.mobius()
+    pairs = [(c, s) for s, c in zip(sup, co, strict=True) if len(s) == 2]
+    assert min(pairs)[1] == (n0, n0 + 1) and min(pairs)[0] < 0
