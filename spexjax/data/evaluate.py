@@ -50,7 +50,7 @@ def lasso_datamodel(masks: Any, values: Any, *, alphas: Any = None, cv: int = 5,
     y = np.asarray(values, dtype=np.float64).reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise SpexError(f"values must have one value per mask; got {y.shape[0]} for {x.shape[0]} masks")
-    model = lm.LassoCV(alphas=alphas, cv=int(cv), random_state=int(key), max_iter=5000)
+    model = lm.LassoCV(alphas=100 if alphas is None else alphas, cv=int(cv), random_state=int(key), max_iter=5000)
     model.fit(x.astype(np.float64), y)
     n = x.shape[1]
     nz = np.nonzero(model.coef_)[0]

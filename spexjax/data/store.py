@@ -37,7 +37,8 @@ def _npy_layout(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
     """``(shape, dtype, data offset)`` of a C-ordered ``.npy`` file, from its header alone."""
     with open(path, "rb") as fh:
         version = np.lib.format.read_magic(fh)
-        shape, fortran, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001 - public in effect
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fh)
         offset = fh.tell()
     if fortran:
         raise SpexError(f"{path}: Fortran-ordered arrays are not supported (rows must be contiguous)")
