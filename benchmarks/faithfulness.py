@@ -431,7 +431,8 @@ def markdown(doc: dict) -> str:
          f"- wall time: {doc['wall_seconds']:.0f} s", f"- tasks run: {', '.join(doc['tasks_run'])}",
          f"- tasks missing (not importable here): {', '.join(doc['tasks_missing']) or 'none'}", "",
          f"Faithfulness = R² of the method's surrogate on {doc['heldout']:,} uniform held-out masks "
-         "(the same masks for every method); every method spends the same number of queries: SPEX's design size at the given b. Faith "
+         "(the same masks for every method); every method spends the same number of queries: SPEX's design "
+         "size at the given b. Faith "
          f"indices at order {FAITH_ORDER} only where their {FAITH_MAX_TERMS}-coefficient cap and the budget "
          "allow. "
          "Mean ± sample std over explicands.", "",
