@@ -355,6 +355,10 @@ def _make_proxy(proxy: Any, search: bool, proxy_params: dict[str, Any] | None):
             from spexjax.proxies.neural import NeuralProxy
 
             return NeuralProxy(**dict(proxy_params or {}))
+        if name in ("fourier", "fourier_net", "product"):
+            from spexjax.proxies.fourier_net import FourierNetProxy
+
+            return FourierNetProxy(**dict(proxy_params or {}))
         raise SpexError(f"proxy must be 'lightgbm', 'neural' or an object with fit() and fourier(); got {proxy!r}")
     if callable(getattr(proxy, "fit", None)) and callable(getattr(proxy, "fourier", None)):
         return proxy
