@@ -10,6 +10,7 @@ Data flow (each arrow one function, shapes in its docstring):
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from typing import Any
 
@@ -19,11 +20,11 @@ import numpy as np
 
 from spexjax._jit_cache import enable_persistent_compilation_cache
 from spexjax._rng import numpy_rng
-from spexjax.errors import SpexError
+from spexjax.errors import BudgetError, SpexError
 from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.kernels.peeling import pack_bits, peel
-from spexjax.plans import SpexPlan, make_plan
-from spexjax.runs import make_runner
+from spexjax.plans import DEFAULT_GROUPS, SpexPlan, make_plan
+from spexjax.runs import check_run_options, make_runner
 from spexjax.value_functions import AffineQueries, as_value_function, check_n
 
 DECODERS = ("soft", "hard")
@@ -136,6 +137,58 @@ def _refit_bins(
     return np.linalg.solve(G, r)
 
 
+def _check_args(
+    *,
+    decoder: Any,
+    peeling: Any,
+    root_finder: Any,
+    refine: Any,
+    noise_sd: Any,
+    chase_depth: Any,
+    max_degree: Any,
+    feature_names: Any,
+    devices: Any,
+    target_r2: Any,
+    n: int,
+) -> float | None:
+    """Every argument check that needs no query, so bad input never costs a paid query."""
+    if decoder not in DECODERS:
+        raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
+    if peeling not in ("relaxed", "strict"):
+        raise SpexError(f"peeling must be 'relaxed' or 'strict'; got {peeling!r}")
+    if root_finder not in ("algebraic", "chien", "auto"):
+        raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
+    if not isinstance(refine, (bool, np.bool_)):
+        raise TypeError(f"refine must be True or False; got {type(refine).__name__}")
+    if noise_sd is not None:
+        if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.integer, np.floating)):
+            raise TypeError(f"noise_sd must be a number >= 0 or None; got {type(noise_sd).__name__}")
+        if not np.isfinite(noise_sd) or noise_sd < 0:
+            raise SpexError(f"noise_sd must be a finite number >= 0 or None; got {noise_sd}")
+    if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or int(max_degree) < 1:
+        raise ValueError(f"max_degree must be an int >= 1; got {max_degree!r}")
+    if chase_depth is not None:
+        if isinstance(chase_depth, bool) or not isinstance(chase_depth, (int, np.integer)):
+            raise TypeError(f"chase_depth must be an int or None; got {type(chase_depth).__name__}")
+        if not 0 <= int(chase_depth) <= 12:
+            raise SpexError(f"chase_depth must be in [0, 12]; got {int(chase_depth)}")
+    if feature_names is not None:
+        if isinstance(feature_names, str):
+            raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
+        if len(feature_names) != n:
+            raise ValueError(f"feature_names must have n={n} entries; got {len(feature_names)}")
+    from spexjax.sharding import resolve_devices
+
+    resolve_devices(devices)  # raises for a bad value; the mesh itself needs the number of bins
+    if target_r2 is None:
+        return None
+    if isinstance(target_r2, bool) or not isinstance(target_r2, (int, float, np.integer, np.floating)):
+        raise TypeError(f"target_r2 must be a number in (0, 1] or None; got {type(target_r2).__name__}")
+    if not 0.0 < float(target_r2) <= 1.0:
+        raise SpexError(f"target_r2 must be in (0, 1]; got {target_r2}")
+    return float(target_r2)
+
+
 def spex(
     value_fn: Any,
     n: int,
@@ -153,6 +206,7 @@ def spex(
     peeling: str = "relaxed",
     feature_names: Any = None,
     devices: Any = None,
+    target_r2: float | None = None,
     **options: Any,
 ) -> Interactions:
     """Recover the sparse, low-degree Fourier expansion of ``value_fn`` with SPEX.
@@ -162,12 +216,13 @@ def spex(
       n: number of features.
       budget: most value-function rows to evaluate (``None``: ``b=8`` with 3 groups). The largest ``b``
         that affords 3 groups is chosen, as many whole groups as fit are used, and the rest is spent on
-        random masks for the refit.
+        random masks for the refit. With ``target_r2`` it is a cap (``None``: no cap below ``b = 24``).
       max_degree: ``t``, the largest interaction order the BCH delays can identify.
       decoder: ``"soft"`` (Chase decoding on the delay magnitudes; robust to noise) or ``"hard"``.
       key: int seed or JAX PRNG key; the same key gives the same result.
       refine: least-squares refit of the recovered coefficients on all queried values.
-      b, groups: force the design instead of deriving it from ``budget``.
+      b, groups: force the design instead of deriving it from ``budget`` (with ``target_r2``: the first
+        round's ``b``, default 4, and the number of groups, default 3).
       noise_sd: standard deviation of the value noise if known (default: estimated from empty bins).
       chase_depth: least-reliable delay bits the soft decoder flips (default ``min(t, 5)``).
       root_finder: how the BCH decoder finds error-locator roots: ``"algebraic"`` (affine multiple; cost
@@ -179,7 +234,12 @@ def spex(
       devices: split the FWHT and the peel over accelerators (:mod:`spexjax.sharding`): ``None`` (one
         device), ``"all"``, an int (the first k devices) or a sequence of ``jax.Device``. The result does
         not depend on it (same supports, coefficients equal to round-off).
-      **options: query-runner options (:class:`spexjax.runs.QueryRunner`): ``batch_size`` (most rows per
+      target_r2: grow the design until the recovered function reaches this R^2 on held-out uniform random
+        masks (paid from the budget), or the budget is spent. Each round adds one hash bit per group and
+        pays only for the new half of the bins (the old queries are the half whose new bit is 0); the
+        held-out masks are evaluated once and reused. ``meta["rounds"]`` records ``(b, queries, r2)``.
+        With the same ``cache=`` and ``key``, a second call with a larger budget pays only for new rows.
+      **options: run options (:data:`spexjax.runs.RUN_OPTIONS`): ``batch_size`` (most rows per
         value-function call), ``cache`` (SQLite path; finished queries are never evaluated again),
         ``executor`` (``"inline"``, ``"thread"``, ``"process"``, ``"ray"``), ``on_nonfinite``
         (``"raise"``, ``"drop"``, ``"zero"``), ``progress``, ``fingerprint``, ``max_retries``, ``retry_backoff``.
@@ -187,35 +247,36 @@ def spex(
       :class:`Interactions` with the recovered Fourier terms; ``meta`` records the plan and diagnostics.
     """
     t0 = time.perf_counter()
-    enable_persistent_compilation_cache()
     n = check_n(n)
-    if decoder not in DECODERS:
-        raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
-    if peeling not in ("relaxed", "strict"):
-        raise SpexError(f"peeling must be 'relaxed' or 'strict'; got {peeling!r}")
-    if root_finder not in ("algebraic", "chien", "auto"):
-        raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
+    target = _check_args(
+        decoder=decoder, peeling=peeling, root_finder=root_finder, refine=refine, noise_sd=noise_sd,
+        chase_depth=chase_depth, max_degree=max_degree, feature_names=feature_names, devices=devices,
+        target_r2=target_r2, n=n,
+    )
     vf = as_value_function(value_fn, n)
-    plan: SpexPlan = make_plan(n, budget, max_degree, b=b, groups=groups)
-    runner = make_runner(vf, n, desc="spex queries", options=options, method="spex")
+    opts = check_run_options(options, method="spex")
+    numpy_rng(key, 1)  # a bad key fails here, before any query
+    settings = dict(
+        decoder=decoder, refine=bool(refine), noise_sd=noise_sd, chase_depth=chase_depth,
+        root_finder=root_finder, peeling=peeling, devices=devices,
+    )
+    if target is not None:
+        return _spex_adaptive(vf, n, budget, int(max_degree), key, b, groups, target, settings, opts,
+                              feature_names, t0)
+    plan: SpexPlan = make_plan(n, budget, int(max_degree), b=b, groups=groups)
+    code = _code(n, plan.t)
+    if int(code.P) != plan.P:  # pragma: no cover - plans and kernels must agree
+        raise RuntimeError(f"plan P={plan.P} but BCH code P={code.P}")
+    enable_persistent_compilation_cache()
+    runner = make_runner(vf, n, desc="spex queries", options=opts, method="spex")
 
     rng = numpy_rng(key, 1)
-    C, B, P = plan.groups, 1 << plan.b, plan.P
+    C, B = plan.groups, 1 << plan.b
     hash_codes = rng.integers(0, B, size=(C, n), dtype=np.uint32)
-    code = _code(n, plan.t)
-    if int(code.P) != P:  # pragma: no cover - plans and kernels must agree
-        raise RuntimeError(f"plan P={P} but BCH code P={code.P}")
     delays = BCHDelays(code, n)
-    groups_arr = np.stack(np.meshgrid(np.arange(C), np.arange(P + 1), indexing="ij"), -1).reshape(-1, 2)
-    queries = AffineQueries(hash_codes=hash_codes, delays=delays, groups=groups_arr.astype(np.int32), b=plan.b)
     t_plan = time.perf_counter()
-
     try:
-        values = np.asarray(runner.evaluate_affine(queries), dtype=np.float64).reshape(C, P + 1, B)
-        valid_rows = getattr(runner, "last_valid", None)
-        if valid_rows is not None and not np.all(valid_rows):
-            # a structured design needs every row: a dropped value counts as unknown, i.e. 0 in its bin
-            values = np.nan_to_num(values, nan=0.0)
+        values = _query_design(runner, hash_codes, delays, plan.b)
         extra = None
         n_extra = min(plan.extra, _MAX_EXTRA_BITS // n)
         if n_extra > 0:
@@ -224,14 +285,70 @@ def spex(
             ok = np.isfinite(yr)
             extra = (xr[ok], yr[ok])
     finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close()
+        runner.close()
     t_query = time.perf_counter()
+    sup, coef, diag = _recover(values, hash_codes, delays, code, plan.t, extra, **settings)
+    t_end = time.perf_counter()
+    peel_s, refine_s = diag.pop("peel_seconds"), diag.pop("refine_seconds")
+    meta = {
+        "algorithm": "spex",
+        "decoder": decoder,
+        "peeling": peeling,
+        "plan": plan.as_dict(),
+        **diag,
+        "evaluated": int(runner.evaluated),
+        "cache_hits": int(runner.cache_hits),
+        "seconds": {
+            "plan": t_plan - t0,
+            "query": t_query - t_plan,
+            "peel": peel_s,
+            "refine": refine_s,
+            "total": t_end - t0,
+        },
+    }
+    return Interactions(
+        n, padded_to_supports(sup), coef, queries=int(runner.queries), feature_names=feature_names, meta=meta
+    )
 
-    from spexjax.kernels.bch import decode_hard, decode_soft
+
+def _query_design(runner, hash_codes: np.ndarray, delays, b: int) -> np.ndarray:
+    """All ``C * (P+1) * 2^b`` structured rows -> ``float64[C, P+1, 2^b]`` (a dropped row counts as 0)."""
+    C = hash_codes.shape[0]
+    P1 = delays.num_delays
+    groups_arr = np.stack(np.meshgrid(np.arange(C), np.arange(P1), indexing="ij"), -1).reshape(-1, 2)
+    queries = AffineQueries(hash_codes=hash_codes, delays=delays, groups=groups_arr.astype(np.int32), b=b)
+    values = np.asarray(runner.evaluate_affine(queries), dtype=np.float64).reshape(C, P1, 1 << b)
+    valid_rows = runner.last_valid
+    if valid_rows is not None and not np.all(valid_rows):
+        # a structured design needs every row: a dropped value counts as unknown, i.e. 0 in its bin
+        values = np.nan_to_num(values, nan=0.0)
+    return values
+
+
+def _recover(
+    values: np.ndarray,
+    hash_codes: np.ndarray,
+    delays: BCHDelays,
+    code,
+    t: int,
+    extra: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    decoder: str,
+    refine: bool,
+    noise_sd: float | None,
+    chase_depth: int | None,
+    root_finder: str,
+    peeling: str,
+    devices: Any,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Structured values ``float[C, P+1, 2^b]`` -> padded supports, coefficients and diagnostics."""
+    from spexjax.kernels.bch import BCHDecoder, code_tables
     from spexjax.kernels.fwht import fwht
 
+    t_start = time.perf_counter()
+    C, P1, B = values.shape
+    P = P1 - 1
+    b = B.bit_length() - 1
     with jax.enable_x64(True):
         from spexjax.sharding import bin_mesh, sharded_fwht, sharded_peel
 
@@ -241,22 +358,18 @@ def spex(
         # a floor relative to the largest bin: exact values still leave round-off in the residuals
         floor = max(1e-26 * float(np.max(np.mean(U * U, axis=1), initial=0.0)), 1e-300)
         noise_var = max((noise_sd**2 / B) if noise_sd is not None else estimate_noise_var(U), floor)
-        depth = min(plan.t, 5) if chase_depth is None else int(chase_depth)
-        if decoder == "soft":
-            dec = functools.partial(_soft, code=code, depth=depth, decode_soft=decode_soft, root_finder=root_finder)
-        else:
-            dec = functools.partial(_hard, code=code, decode_hard=decode_hard, root_finder=root_finder)
-        # The GF(2^m) tables travel as traced arguments (decode_args), not as constants the decoder closes
-        # over: at m = 24 those were 269 MB of HLO, and compiling/cache-keying them cost 95 s and 3.5 GB.
-        dec = functools.partial(_with_tables, dec=dec)
+        depth = min(t, 5) if chase_depth is None else int(chase_depth)
+        # The decoder is a hashable static configuration; the GF(2^m) tables travel as a traced pytree
+        # (decode_args), never as constants: at m = 24 those were 269 MB of HLO and 95 s of compile.
+        dec = BCHDecoder.for_code(code, soft=decoder == "soft", depth=depth, root_finder=root_finder)
         peel_fn = peel if mesh is None else functools.partial(sharded_peel, mesh=mesh)
         run_peel = functools.partial(
             peel_fn,
             U_dev,
             jnp.asarray(hash_codes) if mesh is None else hash_codes,
             jnp.asarray(delays.packed) if mesh is None else delays.packed,
-            decode_args=(*code._device, code._limit),
-            decode=_Hashable(dec, (code.n, code.t, code.m, code.P, decoder, depth, root_finder), code.t),
+            decode_args=code_tables(code),
+            decode=dec,
             soft=decoder == "soft",
             max_terms=2 * C * B,  # dominated-multiton rounds may detect a term more than once (merged below)
             max_rounds=64,
@@ -294,7 +407,7 @@ def spex(
     if refine:
         # the constant term is always worth a coefficient: it costs nothing to fit and anchors the baseline
         # even when its bin (bin 0 of every group) never became a clean singleton
-        t_pad = max(plan.t, 1)
+        t_pad = max(t, 1)
         if sup.shape[0] == 0:
             sup = np.full((1, t_pad), -1, dtype=np.int32)
             coef = np.zeros(1)
@@ -314,7 +427,7 @@ def spex(
         xtra = None
         if extra is not None and len(extra[1]):
             xtra = (characters_matrix(extra[0], sup), extra[1])
-        coef = _refit_bins(U, codes, signs, plan.b, xtra)
+        coef = _refit_bins(U, codes, signs, b, xtra)
         if added_constant and abs(coef[0]) <= 1e-12 * max(1.0, float(np.max(np.abs(coef)))):
             sup, coef = sup[1:], coef[1:]  # the constant we added is a numerical zero: do not report it
         # A candidate peeled from a dominated multiton that was not a real term refits to (about) zero: drop
@@ -327,66 +440,157 @@ def spex(
         keep = const | (np.abs(coef) > max(3.0 * se, 1e-10 * scale))
         sup, coef = sup[keep], coef[keep]
     t_end = time.perf_counter()
-
-    supports = padded_to_supports(sup)
     total = float(np.sum(U * U))
-    meta = {
-        "algorithm": "spex",
-        "decoder": decoder,
-        "peeling": peeling,
-        "plan": plan.as_dict(),
+    diag = {
         "rounds": int(res.rounds),
         "overflow": bool(res.overflow),
         "noise_var_per_bin": float(noise_var),
         "noise_passes": noise_passes,
         "residual_energy_fraction": float(np.sum(residual * residual) / total) if total > 0 else 0.0,
-        "evaluated": int(getattr(runner, "evaluated", 0)),
-        "cache_hits": int(getattr(runner, "cache_hits", 0)),
-        "seconds": {
-            "plan": t_plan - t0,
-            "query": t_query - t_plan,
-            "peel": t_peel - t_query,
-            "refine": t_end - t_peel,
-            "total": t_end - t0,
-        },
+        "peel_seconds": t_peel - t_start,
+        "refine_seconds": t_end - t_peel,
     }
-    n_queries = int(getattr(runner, "queries", plan.structured_queries + n_extra))
-    return Interactions(n, supports, coef, queries=n_queries, feature_names=feature_names, meta=meta)
+    return sup, coef, diag
 
 
-class _Hashable:
-    """Wrap a decoder closure so jit's static-argument cache keys on the code, not the closure object."""
-
-    def __init__(self, fn, key, support_width: int | None = None):
-        self.fn, self.key = fn, key
-        if support_width is not None:
-            self.support_width = int(support_width)  # the peel need not trace the decoder to learn it
-
-    def __call__(self, *args):
-        return self.fn(*args)
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Hashable) and self.key == other.key
+# ----------------------------------------------------------------------------------------------
+# target_r2: a design that grows until the held-out R^2 is reached
+# ----------------------------------------------------------------------------------------------
+_FIRST_B = 4  # the first round's bins per group (cheap; rounds add one bit each)
+_MAX_B = 24
+_TEST_BLOCK = 64  # held-out masks are drawn in blocks of this many (block k from its own stream)
 
 
-def _with_tables(x, tables, *, dec):
-    """Run ``dec`` (a partial of :func:`_hard` / :func:`_soft`) on a copy of its code whose device tables are
-    ``tables`` (the peel's traced arguments), so they are never baked into the compiled program."""
-    import copy
+class _ShiftedDelays:
+    """Delays ``d_p XOR r`` for a fixed row ``r`` (bool[n]): the new half of a grown hash matrix.
 
-    code = copy.copy(dec.keywords["code"])
-    code.__dict__.update(_device=tuple(tables[:3]), _limit=tables[3])  # the cached_property slots
-    return dec.func(x, **{**dec.keywords, "code": code})
+    Appending row ``r`` to ``M_c`` makes the rows with the new bit 1 equal to ``M_c^T l XOR r XOR d_p``: a
+    ``b``-bit block whose delays are shifted by ``r``. Its ``fingerprint`` names the shift, so cached blocks
+    of the grown design are found again by a later call with the same key.
+    """
+
+    def __init__(self, delays: BCHDelays, row: np.ndarray):
+        self.delays = delays
+        self.row = np.asarray(row, dtype=bool)
+        self.num_delays = delays.num_delays
+        digest = hashlib.sha256(np.packbits(self.row).tobytes()).hexdigest()[:32]
+        self.fingerprint = f"{delays.fingerprint}^shift:{digest}"
+
+    def bits(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx)
+        return self.delays.bits(idx) ^ self.row[idx][..., None]
 
 
-def _hard(bits, *, code, decode_hard, root_finder):
-    support, _flips, ok = decode_hard(code, bits, root_finder=root_finder)
-    return support, ok
+def _grow_half(runner, hash_codes: np.ndarray, delays: BCHDelays, b: int) -> np.ndarray:
+    """The rows whose hash bit ``b`` is 1, for every group: ``float64[C, P+1, 2^b]``."""
+    C = hash_codes.shape[0]
+    P1 = delays.num_delays
+    low = hash_codes & np.uint32((1 << b) - 1)
+    out = np.empty((C, P1, 1 << b))
+    for c in range(C):
+        row = ((hash_codes[c] >> np.uint32(b)) & np.uint32(1)).astype(bool)
+        groups_arr = np.stack([np.full(P1, c), np.arange(P1)], -1).astype(np.int32)
+        q = AffineQueries(hash_codes=low, delays=_ShiftedDelays(delays, row), groups=groups_arr, b=b)
+        out[c] = np.asarray(runner.evaluate_affine(q), dtype=np.float64).reshape(P1, 1 << b)
+        if not np.all(runner.last_valid):
+            out[c] = np.nan_to_num(out[c], nan=0.0)
+    return out
 
 
-def _soft(llr, *, code, depth, decode_soft, root_finder):
-    support, _flips, ok = decode_soft(code, llr, depth, root_finder=root_finder)
-    return support, ok
+def _test_block(key: Any, k: int, n: int) -> np.ndarray:
+    return numpy_rng(key, 3, k).random((_TEST_BLOCK, n)) < 0.5
+
+
+def _spex_adaptive(vf, n, budget, t, key, b, groups, target, settings, opts, feature_names, t0) -> Interactions:
+    """SPEX with a design grown one hash bit at a time until the held-out R^2 reaches ``target``."""
+    from spexjax.kernels.characters import eval_fourier
+    from spexjax.metrics import r2_score
+
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer))):
+        raise TypeError(f"budget must be an int (number of value-function rows); got {type(budget).__name__}")
+    b0 = _FIRST_B if b is None else int(b)
+    C = DEFAULT_GROUPS if groups is None else int(groups)
+    if C < 1:
+        raise SpexError(f"groups must be >= 1; got {C}")
+    first = make_plan(n, None, t, b=b0, groups=C)  # (m, P) of the code; the budget is checked below
+    P1 = first.P + 1
+    need_test = int(min(512, max(_TEST_BLOCK, np.ceil(2.0 / max(1.0 - target, 1e-9)))))
+    need_test = -(-need_test // _TEST_BLOCK) * _TEST_BLOCK
+    minimum = C * P1 * (1 << b0) + _TEST_BLOCK
+    if budget is not None and int(budget) < minimum:
+        raise BudgetError(
+            f"budget={int(budget)} is too small for target_r2 at max_degree={t}, n={n}: the first round needs "
+            f"{minimum} queries ({C} groups x {P1} delays x {1 << b0} bins + {_TEST_BLOCK} held-out masks)"
+        )
+    cap = None if budget is None else int(budget)
+    code = _code(n, t)
+    enable_persistent_compilation_cache()
+    # full 32-bit codes: the design at b bits reads the low b bits, so growing reveals the next bit
+    hash_codes = numpy_rng(key, 1, 32).integers(0, 1 << 32, size=(C, n), dtype=np.uint64).astype(np.uint32)
+    delays = BCHDelays(code, n)
+    runner = make_runner(vf, n, desc="spex queries", options=opts, method="spex")
+    rounds: list[dict[str, Any]] = []
+    test_x: list[np.ndarray] = []
+    test_y: list[np.ndarray] = []
+    stop = "budget"
+    try:
+        bcur = b0
+        values = _query_design(runner, hash_codes & np.uint32((1 << b0) - 1), delays, b0)
+        while True:
+            t_round = time.perf_counter()
+            codes_b = hash_codes & np.uint32((1 << bcur) - 1)
+            sup, coef, diag = _recover(values, codes_b, delays, code, t, None, **settings)
+            r2 = -np.inf
+            while True:
+                if not test_x:
+                    test_x.append(_test_block(key, 0, n))
+                    test_y.append(np.asarray(runner.evaluate(test_x[0]), dtype=np.float64))
+                X, y = np.concatenate(test_x), np.concatenate(test_y)
+                ok = np.isfinite(y)
+                r2 = r2_score(y[ok], eval_fourier(X[ok], sup, coef)) if ok.any() else -np.inf
+                have = sum(len(v) for v in test_y)
+                if r2 < target or have >= need_test:
+                    break
+                # close to (or past) the target on few masks: confirm on more before stopping (paid once)
+                more = need_test - have
+                if cap is not None and runner.queries + more > cap:
+                    break
+                for k in range(have // _TEST_BLOCK, need_test // _TEST_BLOCK):
+                    xk = _test_block(key, k, n)
+                    test_x.append(xk)
+                    test_y.append(np.asarray(runner.evaluate(xk), dtype=np.float64))
+            rounds.append({
+                "b": bcur, "queries": int(runner.queries), "r2": float(r2), "terms": int(len(coef)),
+                "test_masks": int(sum(len(v) for v in test_y)), "seconds": time.perf_counter() - t_round,
+            })
+            if r2 >= target:
+                stop = "target"
+                break
+            grow = C * P1 * (1 << bcur)
+            if bcur >= _MAX_B or (cap is not None and runner.queries + grow > cap):
+                break
+            values = np.concatenate([values, _grow_half(runner, hash_codes, delays, bcur)], axis=-1)
+            bcur += 1
+    finally:
+        runner.close()
+    t_end = time.perf_counter()
+    plan = make_plan(n, None, t, b=bcur, groups=C).as_dict()
+    plan["budget"] = cap
+    meta = {
+        "algorithm": "spex",
+        "decoder": settings["decoder"],
+        "peeling": settings["peeling"],
+        "plan": plan,
+        "target_r2": target,
+        "stopped": stop,
+        "r2_heldout": rounds[-1]["r2"],
+        **{k: v for k, v in diag.items() if not k.endswith("_seconds")},
+        "peel_rounds": diag["rounds"],
+        "rounds": rounds,
+        "evaluated": int(runner.evaluated),
+        "cache_hits": int(runner.cache_hits),
+        "seconds": {"total": t_end - t0},
+    }
+    return Interactions(
+        n, padded_to_supports(sup), coef, queries=int(runner.queries), feature_names=feature_names, meta=meta
+    )

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from kernels import bch, gf2m
+from spexjax.kernels import bch, gf2m
 
 # ----------------------------------------------------------------------------- plain-Python reference
 

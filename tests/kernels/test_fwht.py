@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kernels import fwht as fwht_mod
-from kernels.fwht import factor_bits, fwht, hadamard
+from spexjax.kernels import fwht as fwht_mod
+from spexjax.kernels.fwht import factor_bits, fwht, hadamard
 
 
 def _dense_h(n: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kernels import gf2m
+from spexjax.kernels import gf2m
 
 
 def py_mul(a: int, b: int, m: int) -> int:

@@ -3,7 +3,6 @@ chunked decoding, and dominated-multiton rounds."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import jax
@@ -11,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kernels.bch import decode_hard, decode_soft
-from kernels.peeling import peel, peel_local
-from spexjax.spex import BCHDelays, _code, _hard, _Hashable, _soft, _with_tables
+from spexjax.kernels.bch import BCHDecoder, code_tables
+from spexjax.kernels.peeling import peel, peel_local
+from spexjax.spex import BCHDelays, _code
 
 N, T = 24, 2
 
@@ -42,11 +41,7 @@ def _problem(n: int, t: int, terms: int, b: int, C: int, seed: int, noise: float
 
 
 def _decoder(code, soft: bool):
-    dec = functools.partial(_hard, code=code, decode_hard=decode_hard, root_finder="algebraic")
-    if soft:
-        dec = functools.partial(_soft, code=code, depth=2, decode_soft=decode_soft, root_finder="algebraic")
-    key = (code.n, code.t, code.m, code.P, "soft" if soft else "hard")
-    return _Hashable(functools.partial(_with_tables, dec=dec), key)
+    return BCHDecoder.for_code(code, soft=soft, depth=2, root_finder="algebraic")
 
 
 def _run(code, delays, hash_codes, U, *, soft=False, chunk_bins=1 << 30, dominant=True, jit=True):
@@ -54,7 +49,7 @@ def _run(code, delays, hash_codes, U, *, soft=False, chunk_bins=1 << 30, dominan
     fn = peel if jit else peel_local
     with jax.enable_x64(True):
         res = fn(jnp.asarray(U), jnp.asarray(hash_codes), jnp.asarray(delays.packed), jnp.float64(1e-20),
-                 (*code._device, code._limit), decode=dec, soft=soft, max_terms=4 * U.shape[0] * U.shape[2],
+                 code_tables(code), decode=dec, soft=soft, max_terms=4 * U.shape[0] * U.shape[2],
                  max_rounds=64, dominant=dominant, chunk_bins=chunk_bins)
         k = int(res.count)
         out: dict[tuple, float] = {}
