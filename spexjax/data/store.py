@@ -80,7 +80,7 @@ class DatamodelsStore:
     """
 
     def __init__(self, masks_path: str | os.PathLike, outputs_path: str | os.PathLike, *,
-                 feature_names: Any = None, chunk_bytes: int = 1 << 28):
+                 feature_names: Any = None, chunk_bytes: int = 1 << 26):
         self.masks_path, self.outputs_path = os.fspath(masks_path), os.fspath(outputs_path)
         for name, p in (("masks_path", self.masks_path), ("outputs_path", self.outputs_path)):
             if not os.path.isfile(p):
@@ -203,7 +203,7 @@ class DatamodelsStore:
           holdout: share of rows at the end held out for ``meta["holdout_r2"]`` (0 for none).
           screen: most training points kept by marginal-effect screening; default ``None`` screens only when
             ``n > 1024`` (to 1024 points). Screened points must also beat a Gaussian max bound on |z|
-            (at least 32 are kept). ``screen >= n`` turns screening off.
+            (at least 64 are kept). ``screen >= n`` turns screening off.
           max_degree, key, max_terms, **options: passed to :func:`spexjax.proxyspex`.
         Returns:
           :class:`Interactions` over all ``n`` points; ``meta["store"]`` records the rows, the screened
@@ -231,7 +231,7 @@ class DatamodelsStore:
             _, z = self.marginal_effects(j, 0, budget)
             order = np.argsort(-np.abs(z), kind="stable")
             bound = np.sqrt(2.0 * np.log(2.0 * self.n)) + 1.0
-            k = int(np.clip(np.sum(np.abs(z) > bound), min(32, limit), limit))
+            k = int(np.clip(np.sum(np.abs(z) > bound), min(64, limit), limit))
             cols = np.sort(order[:k])
         else:
             cols = np.arange(self.n)
