@@ -71,7 +71,8 @@ class AffineQueries:
         c, p = (int(v) for v in self.groups[g])
         codes = self.hash_codes[c].astype(np.uint32)  # (n,)
         size = hi - lo
-        d = self.delays.bits(np.arange(self.n))[:, p] if p else np.zeros(self.n, bool)
+        # delay 0 is usually all-zero, but not always (a grown design's new half shifts every delay)
+        d = np.asarray(self.delays.bits(np.arange(self.n)))[:, p].astype(bool)
         if size > 0 and size & (size - 1) == 0 and lo % size == 0:
             first = _parity_u32(np.uint32(lo) & codes).astype(bool) ^ d
             out = np.empty((size, self.n), dtype=bool)
@@ -86,8 +87,7 @@ class AffineQueries:
             return out
         ells = np.arange(lo, hi, dtype=np.uint32)[:, None]  # (rows, 1)
         par = _parity_u32(ells & codes[None, :])
-        if p:
-            par ^= d[None, :]
+        par ^= d[None, :]
         return par.astype(bool)
 
     def iter_dense(self, max_rows: int) -> Iterator[tuple[int, int, int, np.ndarray]]:
