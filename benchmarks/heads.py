@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     md += [
         "",
         f"ProxySPEX >= both baselines (held-out) at {sum(wins)} of {len(wins)} fractions.",
+        "Held-out difference ProxySPEX - baseline (paired over the held-out examples, +- 1 standard error): "
+        + "; ".join(f"{k}: {v['diff']:+.4f} +- {v['se']:.4f}" for k, v in info["paired_se"].items()),
         "",
         "## Spectral energy by depth (Fourier, non-constant)",
         "",

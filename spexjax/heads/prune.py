@@ -208,7 +208,19 @@ def compare_strategies(
     for r, (_, _, _, sub, _) in enumerate(chosen):
         pick[r, list(sub)] = True
     fit = task.scores(pick)
-    test = heldout.scores(pick)
+    test_each = heldout.per_example(pick)
+    test = {k: v.mean(axis=1) for k, v in test_each.items()}
+    # paired standard error of (ProxySPEX - baseline) on the held-out examples, per fraction
+    info["paired_se"] = {}
+    for r, (frac, _, strategy, _, _) in enumerate(chosen):
+        if strategy == "proxyspex":
+            continue
+        p = next(j for j, c in enumerate(chosen) if c[0] == frac and c[2] == "proxyspex")
+        d = test_each[task.metric][p] - test_each[task.metric][r]
+        info["paired_se"][f"{frac}/{strategy}"] = {
+            "diff": float(d.mean()),
+            "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan"),
+        }
     rows = []
     for r, (frac, k, strategy, sub, surrogate) in enumerate(chosen):
         rows.append(

@@ -103,17 +103,22 @@ class HeadTask(ValueFunction):
     def feature_names(self) -> list[str]:
         return head_names(self.layers, self.heads)
 
-    def scores(self, masks: Any) -> dict[str, np.ndarray]:
-        """Both metrics for ``bool[m, n]`` masks: ``{"logprob": float[m], "accuracy": float[m]}``."""
+    def per_example(self, masks: Any) -> dict[str, np.ndarray]:
+        """Per-example metrics ``{"logprob": float[m, E], "accuracy": float[m, E]}`` (for paired comparisons)."""
         x = check_masks(masks, self.n)
+        E = len(self.examples)
         if x.shape[0] == 0:
-            return {k: np.zeros(0) for k in METRICS}
+            return {k: np.zeros((0, E)) for k in METRICS}
         lp = np.asarray(
             self.backend.choice_logprobs(self.examples, head_scales(x, self.layers, self.heads, rescale=self.rescale))
         )
-        right = lp[:, np.arange(len(self.examples)), self._answers]  # (m, E)
-        acc = (lp.argmax(axis=-1) == self._answers[None, :]).mean(axis=1)
-        return {"logprob": right.mean(axis=1), "accuracy": acc.astype(np.float64)}
+        right = lp[:, np.arange(E), self._answers]  # (m, E)
+        acc = (lp.argmax(axis=-1) == self._answers[None, :]).astype(np.float64)
+        return {"logprob": right, "accuracy": acc}
+
+    def scores(self, masks: Any) -> dict[str, np.ndarray]:
+        """Both metrics for ``bool[m, n]`` masks: ``{"logprob": float[m], "accuracy": float[m]}``."""
+        return {k: v.mean(axis=1) for k, v in self.per_example(masks).items()}
 
     def evaluate(self, masks: np.ndarray) -> np.ndarray:
         return self.scores(masks)[self.metric]
