@@ -121,6 +121,8 @@ def hf_section(args: argparse.Namespace) -> dict:
                         "model": f"{arch}-{size}", "params": n_params, "padding": strategy,
                         "padding_side": "left", "max_batch": max_batch, "rows": rows,
                         "forwards": lm.forwards, "padding_waste": round(padding_waste(lengths, groups), 4),
+                        "padded_tokens": int(sum(len(g) * max(lengths[i] for i in g) for g in groups)),
+                        "real_tokens": int(sum(lengths)), "loadavg_before": loadavg(),
                         "mean_tokens": round(float(np.mean(lengths)), 1),
                         "seconds_best": round(best, 4), "seconds_all": [round(t, 4) for t in times],
                         "rows_per_s": round(rows / best, 1), "cpu_seconds": round(min(cpu), 4),
@@ -132,7 +134,9 @@ def hf_section(args: argparse.Namespace) -> dict:
     return {
         "what": "HuggingFaceLM.response_logprobs: rows (ablated prompts, one fixed response) per second, float32, "
                 f"CPU, torch threads={THREADS}; best of {repeats} after a warm-up. rows/cpu-s divides by the "
-                "process CPU time (all threads), which a loaded machine distorts less than wall time",
+                "process CPU time (all threads). Both are distorted when the machine is loaded (load average "
+                "above the core count: compare the load recorded per row); padded tokens (rows x longest row, "
+                "summed over forwards) is the work done and does not depend on load",
         "prompt_words": len(PROMPT.split()), "response": RESPONSE, "rows": out,
     }
 
@@ -143,13 +147,15 @@ def hf_markdown(result: dict) -> str:
         "",
         result["what"] + ". Prompt of " + str(result["prompt_words"]) + " words, rows keep 10-100 % of them.",
         "",
-        "| model | params | rows/forward | padding | rows/s | rows/cpu-s | padding waste | forwards | max diff vs first |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| model | params | rows/forward | padding | rows/s | rows/cpu-s | padded tokens | padding waste | forwards "
+        "| max diff vs first | load before |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         lines.append(f"| {r['model']} | {r['params'] / 1e6:.1f}M | {r['max_batch']} | {r['padding']} | "
-                     f"{r['rows_per_s']:.1f} | {r['rows_per_cpu_s']:.1f} | {r['padding_waste']:.2f} | {r['forwards']} | "
-                     f"{r['max_abs_diff_vs_first']:.1e} |")
+                     f"{r['rows_per_s']:.1f} | {r['rows_per_cpu_s']:.1f} | {r.get('padded_tokens', '')} | "
+                     f"{r['padding_waste']:.2f} | {r['forwards']} | {r['max_abs_diff_vs_first']:.1e} | "
+                     f"{(r.get('loadavg_before') or [''])[0]} |")
     return "\n".join(lines)
 
 
