@@ -19,7 +19,9 @@ What "batching never changes a value" takes, and how it is done here:
   (``logits_to_keep`` where the model takes it), and log-softmax is taken there only.
 - Float32 by default. bf16/fp16 are allowed (``dtype=``) but add batch-dependent noise: the padded length and
   the batch size change the kernels' reduction order, so a value can differ from the one-at-a-time value by
-  far more than 1e-4. Use them for speed, not for exact reproducibility.
+  far more than 1e-4 (measured on the tiny test models, per token: bf16 batched vs alone up to 0.03, fp16 up to
+  0.002; float32 below 2e-6). Use them for speed, not for exact reproducibility. ``device=``/``dtype=`` move the
+  model in place (``nn.Module.to``); it is also switched to ``eval()`` (dropout off).
 
 Chat templates: with ``chat_template=None`` (auto) the tokenizer's template is used when it has one; the prompt
 becomes the user message (``system=`` adds a system message) and the generation prompt is appended. The

@@ -29,6 +29,7 @@ TEMPLATE = (
 )
 WORDS = "the old man said the movie was not bad at all and we laughed until the lights came on".split()
 RESPONSE = "it was a good film"
+BF16_TOLERANCE = 0.1  # measured max |bf16 - fp32| per token on these tiny models: 0.027
 
 
 def make_tokenizer(template: bool):
@@ -261,6 +262,21 @@ def test_plan_batches_buckets_and_budget():
     assert [len(g) for g in plan_batches([500, 3], max_tokens=100, max_batch=8)] == [1, 1]
     with pytest.raises(ValueError, match="max_tokens"):
         plan_batches([1], max_tokens=0, max_batch=1)
+
+
+def test_half_precision_runs_close_to_float32_and_changes_identity(models, tokenizers, prompts):
+    """bf16 is allowed (documented as noisy): finite, near the float32 values, and a different identity."""
+    import copy
+
+    tok = tokenizers[False]
+    exact = HuggingFaceLM(models["llama"], tok)
+    half = HuggingFaceLM(copy.deepcopy(models["llama"]), tok, dtype="bfloat16")  # .to() casts in place
+    assert half.dtype == torch.bfloat16 and exact.dtype == torch.float32
+    a = np.stack(exact.response_logprobs(prompts[:6], RESPONSE))
+    b = np.stack(half.response_logprobs(prompts[:6], RESPONSE))
+    assert np.isfinite(b).all()
+    assert np.abs(a - b).max() < BF16_TOLERANCE
+    assert half.identity() != exact.identity()
 
 
 # -- through PromptTask ----------------------------------------------------------------------------------------
