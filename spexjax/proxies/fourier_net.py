@@ -133,7 +133,7 @@ class FourierNetProxy:
     finetune_steps: int = 300
     batch_size: int = 256
     learning_rate: float = 1e-2
-    l1: float = 1e-3
+    l1: float = 3e-3
     init_scale: float = 0.5
     valid_fraction: float = 0.15
     info: dict[str, Any] = field(default_factory=dict, init=False)
