@@ -52,7 +52,7 @@ def test_ten_terms_at_n2048_stop_within_10000_queries():
     X = np.random.default_rng(5).random((400, 2048)) < 0.5
     assert spexjax.faithfulness(res, f, X) >= 0.99
     rounds = res.meta["rounds"]
-    assert rounds[-1]["r2"] >= 0.99 and [r["b"] for r in rounds] == list(range(rounds[0]["b"], rounds[-1]["b"] + 1))
+    assert rounds[-1]["r2"] >= 0.99 and all(0 < q["b"] - p["b"] <= 2 for p, q in zip(rounds, rounds[1:]))
 
 
 def test_rounds_pay_only_the_new_half_and_the_budget_caps():
@@ -63,9 +63,9 @@ def test_rounds_pay_only_the_new_half_and_the_budget_caps():
     rounds = res.meta["rounds"]
     assert len(rounds) >= 2 and res.queries <= 3 * P1 * 32 + 664 and f.rows == res.queries
     for prev, cur in zip(rounds, rounds[1:], strict=False):
-        assert cur["b"] == prev["b"] + 1
+        assert cur["b"] - prev["b"] == (2 if prev["r2"] < 0.5 else 1)
         grown = cur["queries"] - prev["queries"] - (cur["test_masks"] - prev["test_masks"])
-        assert grown == 3 * P1 * (1 << prev["b"])  # only the rows whose new hash bit is 1
+        assert grown == 3 * P1 * ((1 << cur["b"]) - (1 << prev["b"]))  # only the rows whose new bits are not all 0
 
 
 def test_continue_a_finished_run_from_its_cache(tmp_path):
