@@ -93,8 +93,8 @@ def reference_response(model, tok, prompt: str, response: str, template: bool) -
     r = list(tok(response, add_special_tokens=False)["input_ids"])
     with torch.no_grad():
         logits = model(torch.tensor([p + r])).logits[0].numpy()  # one row, no padding, no mask
-    lp = log_softmax_by_hand(logits)
-    return np.array([lp[len(p) - 1 + j, r[j]] for j in range(len(r))])
+    lp = log_softmax_by_hand(logits[len(p) - 1 : len(p) - 1 + len(r)])  # the rows that predict the response
+    return np.array([lp[j, r[j]] for j in range(len(r))])
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
@@ -348,6 +348,17 @@ def test_classifier_matches_direct_forward(classifier_model, tokenizers, prompts
         assert got.shape == (12,) and got.dtype == np.float64
         np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
     assert np.ptp(want["log_odds"]) > 0.1
+    from spexjax.llm import PromptTask
+
+    task = PromptTask(HuggingFaceClassifier(classifier_model, tok, label="pos"), " ".join(WORDS[:8]), unit="word")
+    masks = np.random.default_rng(2).random((6, 8)) < 0.6
+    ablated = [" ".join(w for w, k in zip(WORDS[:8], row, strict=True) if k) for row in masks]
+    ref = []
+    for t in ablated:
+        with torch.no_grad():
+            lg = log_softmax_by_hand(classifier_model(**tok(t, return_tensors="pt")).logits[0].numpy())
+        ref.append(lg[2] - np.log1p(-np.exp(lg[2])))
+    np.testing.assert_allclose(task(masks), ref, atol=1e-4, rtol=0)
     clf = HuggingFaceClassifier(classifier_model, tok, label=2)
     assert isinstance(clf, TextScorer) and clf.identity().startswith("hf-classifier:")
     assert clf.identity() != HuggingFaceClassifier(classifier_model, tok, label=0).identity()
