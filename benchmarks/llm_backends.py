@@ -9,7 +9,11 @@ Sections (each its own functions; run one or all, the JSON keeps the sections no
   sorted by length) vs ``unsorted`` (rows in the given order). Every strategy's values are compared with the
   first one's (``max_abs_diff``), so the rows measure the same computation.
 
-Usage: ``python benchmarks/llm_backends.py [--sections hf] [--quick]``; writes
+- ``minilm``: the embedded JAX MiniLM (``spexjax.llm.minilm``; packed rows, and one sequence per row) against the
+  same model in PyTorch (``transformers.BertModel`` from the package's config + weights, 2 threads, ``no_grad``),
+  the same token ids, by batch size; the embeddings are compared (``max_abs_diff_vs_torch``).
+
+Usage: ``python benchmarks/llm_backends.py [--sections hf,minilm] [--quick]``; writes
 ``benchmarks/results/llm_backends.{json,md}``.
 """
 
@@ -159,10 +163,122 @@ def hf_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+# -- section minilm: the embedded JAX MiniLM vs the same model in PyTorch ----------------------------------
+
+def _torch_minilm(model_dir: Path):
+    """transformers' BertModel built from the package's config.json + model.safetensors (no download)."""
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    cfg = transformers.BertConfig.from_json_file(str(model_dir / "config.json"))
+    bert = transformers.BertModel(cfg, add_pooling_layer=False)
+    state = {k.removeprefix("bert."): v for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+    missing, _ = bert.load_state_dict(state, strict=False)
+    if missing:
+        raise RuntimeError(f"torch MiniLM: weights missing for {missing}")
+    bert.eval()
+
+    def embed(rows: list[list[int]]) -> np.ndarray:
+        """What sentence-transformers does: pad to the batch's longest row, forward, masked mean, L2 norm."""
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), np.int64)
+        att = np.zeros((len(rows), width), np.int64)
+        for j, r in enumerate(rows):
+            ids[j, : len(r)] = r
+            att[j, : len(r)] = 1
+        with torch.no_grad():
+            a = torch.from_numpy(att)
+            h = bert(input_ids=torch.from_numpy(ids), attention_mask=a).last_hidden_state
+            m = a[..., None].to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    return embed
+
+
+def minilm_section(args: argparse.Namespace) -> dict:
+    """Rows/s of the embedded JAX MiniLM (packed, and padded per row) vs transformers' BertModel, same token ids."""
+    import jax
+    import torch
+
+    from spexjax.llm.minilm import load_minilm
+
+    torch.set_num_threads(THREADS)
+    model = load_minilm()
+    torch_embed = _torch_minilm(model.path)
+    rows = 256 if args.quick else 1024
+    ids = model.tokenize(_hf_prompts(rows, seed=1))
+    lengths = np.array([len(r) for r in ids])
+    batches = [16, 64] if args.quick else [16, 64, 256]
+    repeats = 2 if args.quick else 3
+    engines = {
+        "jax-packed": lambda chunk: model.embed_token_ids(chunk, batch_size=len(chunk)),
+        "jax-padded": lambda chunk: model.embed_token_ids_padded(chunk, batch_size=len(chunk)),
+        "torch": torch_embed,
+    }
+    out: list[dict] = []
+    for bs in batches:
+        chunks = [ids[lo : lo + bs] for lo in range(0, rows, bs)]
+        results = {name: np.concatenate([f(c) for c in chunks]) for name, f in engines.items()}  # warm-up: every shape
+        wall = {name: [] for name in engines}
+        cpu = {name: [] for name in engines}
+        for _ in range(repeats):  # alternate engines, so the machine's other load hits each alike
+            for name, f in engines.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                for c in chunks:
+                    f(c)
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+        torch_wall, torch_cpu = min(wall["torch"]), min(cpu["torch"])
+        for name in engines:
+            row = {
+                "engine": name, "batch": bs, "rows": rows,
+                "rows_per_s": round(rows / min(wall[name]), 1), "rows_per_cpu_s": round(rows / min(cpu[name]), 1),
+                "speedup_vs_torch": round(torch_wall / min(wall[name]), 2),
+                "cpu_speedup_vs_torch": round(torch_cpu / min(cpu[name]), 2),
+                "seconds_all": [round(t, 3) for t in wall[name]],
+                "max_abs_diff_vs_torch": float(np.abs(results[name] - results["torch"]).max()),
+            }
+            out.append(row)
+            print(f"minilm {name:>10} batch {bs:>4}: {row['rows_per_s']:>8.1f} rows/s "
+                  f"({row['speedup_vs_torch']:.2f}x torch), {row['rows_per_cpu_s']:>8.1f} rows/cpu-s "
+                  f"({row['cpu_speedup_vs_torch']:.2f}x), diff {row['max_abs_diff_vs_torch']:.1e}", flush=True)
+    return {
+        "what": "sentence embeddings of ablated prompts (MiniLM token ids, [CLS]/[SEP]) per second, float32, CPU: "
+                "spexjax.llm.minilm (JAX; 'packed': several sequences per row with block-diagonal attention, "
+                "'padded': one sequence per row, length buckets) vs transformers.BertModel from the same "
+                f"config + weights (torch threads={THREADS}, no_grad, padded to each batch's longest row), "
+                f"the same ids in batches of 'batch' rows; best of {repeats} alternating runs after a warm-up "
+                "that compiles every shape",
+        "command": "python3 " + " ".join(sys.argv),
+        "mean_tokens": round(float(lengths.mean()), 1), "max_tokens": int(lengths.max()),
+        "jax_devices": [str(d) for d in jax.devices()], "rows": out,
+    }
+
+
+def minilm_markdown(result: dict) -> str:
+    lines = [
+        "## Embedded MiniLM: JAX vs the same model in PyTorch",
+        "",
+        result["what"] + f". Sequences of {result['mean_tokens']} tokens on average (max {result['max_tokens']}). "
+        f"Command: `{result.get('command')}`; CPU: {result.get('cpu', {}).get('model')}, "
+        f"{result.get('cpu', {}).get('cores')} cores.",
+        "",
+        "| engine | batch | rows/s | vs torch | rows/cpu-s | vs torch (cpu) | max abs diff vs torch |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['engine']} | {r['batch']} | {r['rows_per_s']:.1f} | {r['speedup_vs_torch']:.2f}x | "
+                     f"{r['rows_per_cpu_s']:.1f} | {r['cpu_speedup_vs_torch']:.2f}x | {r['max_abs_diff_vs_torch']:.1e} |")
+    return "\n".join(lines)
+
+
 # -- driver -------------------------------------------------------------------------------------------------
 
 SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], dict], Callable[[dict], str]]] = {
     "hf": (hf_section, hf_markdown),
+    "minilm": (minilm_section, minilm_markdown),
 }
 
 
