@@ -327,6 +327,9 @@ class MiniLM:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         tokenizers = _require("tokenizers")
+        from spexjax._jit_cache import enable_persistent_compilation_cache
+
+        enable_persistent_compilation_cache()  # each (rows, width) program compiles once per machine, not per process
         self.path = Path(path) if path is not None else default_model_dir()
         self.config = BertConfig.from_dir(self.path)
         self.params = load_params(self.path, self.config)
