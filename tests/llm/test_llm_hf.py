@@ -262,6 +262,37 @@ def test_plan_batches_buckets_and_budget():
     assert [len(g) for g in plan_batches([500, 3], max_tokens=100, max_batch=8)] == [1, 1]
     with pytest.raises(ValueError, match="max_tokens"):
         plan_batches([1], max_tokens=0, max_batch=1)
+    # a batch that fits in one forward is still cut where padding would cost more than a forward
+    mixed = [10] * 20 + [60] * 4
+    assert len(plan_batches(mixed, max_tokens=1 << 20, max_batch=64)) == 2
+    assert len(plan_batches(mixed, max_tokens=1 << 20, max_batch=64, forward_cost=10_000)) == 1
+
+
+def _plan_cost(lengths, groups, forward_cost):
+    return sum(len(g) * max(lengths[i] for i in g) + forward_cost for g in groups)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plan_batches_cut_is_optimal_by_brute_force(seed):
+    """The DP cut of the sorted rows against every contiguous cut (2^(n-1) of them) under the same limits."""
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 40, size=9).tolist()
+    max_tokens, max_batch, cost = 90, 4, int(rng.integers(0, 60))
+    got = plan_batches(lengths, max_tokens=max_tokens, max_batch=max_batch, forward_cost=cost)
+    assert sorted(np.concatenate(got).tolist()) == list(range(9))
+    assert all(len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens)
+               for g in got)
+    order = np.argsort(lengths, kind="stable")
+    best = np.inf
+    for bits in itertools.product([0, 1], repeat=len(lengths) - 1):
+        cuts = [0] + [i + 1 for i, b in enumerate(bits) if b] + [len(lengths)]
+        groups = [order[a:b] for a, b in itertools.pairwise(cuts)]
+        if all(len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens)
+               for g in groups):
+            best = min(best, _plan_cost(lengths, groups, cost))
+    assert _plan_cost(lengths, got, cost) == best
 
 
 def test_half_precision_runs_close_to_float32_and_changes_identity(models, tokenizers, prompts):
