@@ -272,7 +272,8 @@ def minilm_markdown(result: dict) -> str:
     ]
     for r in result["rows"]:
         lines.append(f"| {r['engine']} | {r['batch']} | {r['rows_per_s']:.1f} | {r['speedup_vs_torch']:.2f}x | "
-                     f"{r['rows_per_cpu_s']:.1f} | {r['cpu_speedup_vs_torch']:.2f}x | {r['max_abs_diff_vs_torch']:.1e} |")
+                     f"{r['rows_per_cpu_s']:.1f} | {r['cpu_speedup_vs_torch']:.2f}x | "
+                     f"{r['max_abs_diff_vs_torch']:.1e} |")
     return "\n".join(lines)
 
 

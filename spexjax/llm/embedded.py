@@ -123,7 +123,9 @@ class MiniLMZeroShot(_MiniLMBackend):
             if target not in self.labels:
                 raise ValueError(f"target must be one of labels {self.labels!r}; got {target!r}")
             t_idx = self.labels.index(target)
-        elif isinstance(target, int) and not isinstance(target, bool) and -len(self.labels) <= target < len(self.labels):
+        elif (
+            isinstance(target, int) and not isinstance(target, bool) and -len(self.labels) <= target < len(self.labels)
+        ):
             t_idx = target % len(self.labels)
         else:
             raise ValueError(f"target must be a label name or an index into labels; got {target!r}")

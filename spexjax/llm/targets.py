@@ -51,7 +51,8 @@ class ResponseLogProb:
         return {"target": "response_logprob", "response": self.response}
 
     def values(self, backend: Any, prompts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        per_token = [np.asarray(lp, dtype=np.float64).reshape(-1) for lp in backend.response_logprobs(prompts, self.response)]
+        raw = backend.response_logprobs(prompts, self.response)
+        per_token = [np.asarray(lp, dtype=np.float64).reshape(-1) for lp in raw]
         if len(per_token) != len(prompts):
             raise ValueError(
                 f"{type(backend).__name__}.response_logprobs returned {len(per_token)} rows for {len(prompts)} prompts"

@@ -144,7 +144,9 @@ def split_units(
             )
         pieces = list(tokens(prompt))
         if "".join(pieces) != prompt:
-            raise ValueError(f"{type(backend).__name__}.token_units(text) must return pieces whose concatenation is text")
+            raise ValueError(
+                f"{type(backend).__name__}.token_units(text) must return pieces whose concatenation is text"
+            )
         spans, at = [], 0
         for p in pieces:
             if p:

@@ -38,7 +38,7 @@ def test_zero_shot_matches_reference(zs):
     for label in zs.labels:
         e = np.mean([model.encode(t.format(label=label))[0].astype(np.float64) for t in SENTIMENT_TEMPLATES], axis=0)
         lab.append(e / np.linalg.norm(e))
-    for text, g in zip(texts, got):
+    for text, g in zip(texts, got, strict=False):
         e = model.encode(text)[0].astype(np.float64)
         z = np.array([e @ v for v in lab]) / 0.05
         p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
@@ -48,7 +48,8 @@ def test_zero_shot_matches_reference(zs):
 
 
 def test_three_labels_and_target():
-    zs3 = MiniLMZeroShot(("sports", "politics", "cooking"), templates=("This text is about {label}.",), target="cooking")
+    labels = ("sports", "politics", "cooking")
+    zs3 = MiniLMZeroShot(labels, templates=("This text is about {label}.",), target="cooking")
     logits = zs3.logits(["Whisk the eggs and fold in the flour."])
     v = zs3.score(["Whisk the eggs and fold in the flour."])
     z = logits[0] / 0.05
@@ -106,6 +107,6 @@ def test_double_negation_acceptance(zs):
     res = spexjax.spex(task, task.n, budget=600, max_degree=3, key=0)
     top = res.top(3)
     named = [([task.feature_names[i] for i in s], round(c, 3)) for s, c in top]
-    coef = {tuple(s): c for s, c in zip(*res.mobius())}
+    coef = {tuple(s): c for s, c in zip(*res.mobius(), strict=False)}
     assert (3, 4) in [tuple(s) for s, _ in top], named  # {not, bad}
     assert coef.get((4,), 0.0) < 0 < coef[(3, 4)], named  # "bad" alone negative; with "not" pushed back up

@@ -86,8 +86,8 @@ def test_response_value_is_the_reference_on_the_ablated_prompt():
     masks = _masks(task.n, 24)
     v = task(masks)
     assert v.shape == (24,) and v.dtype == np.float64
-    for row, val in zip(masks, v):
-        shorter = " ".join(w for w, k in zip(PROMPT.split(), row) if k)
+    for row, val in zip(masks, v, strict=True):
+        shorter = " ".join(w for w, k in zip(PROMPT.split(), row, strict=True) if k)
         assert task.ablated_prompt(row) == shorter
         assert val == pytest.approx(_token_lp(shorter, "cat on mat").sum(), abs=1e-12)
 
@@ -132,9 +132,8 @@ def test_spans_come_from_the_store_without_model_calls():
     span = task.with_span(1, 3)
     assert isinstance(span, ResponseSpanTask) and span.n == task.n and span.feature_names == task.feature_names
     got = span(masks)
-    want = [
-        _token_lp(" ".join(w for w, k in zip(PROMPT.split(), r) if k), "cat sat on mat")[1:3].sum() for r in masks
-    ]
+    shorter = [" ".join(w for w, k in zip(PROMPT.split(), r, strict=True) if k) for r in masks]
+    want = [_token_lp(p, "cat sat on mat")[1:3].sum() for p in shorter]
     np.testing.assert_allclose(got, want, atol=1e-12)
     np.testing.assert_allclose(task.span_values(masks, 0), total)
     assert len(lm.calls) == calls and task.model_rows == rows

