@@ -51,13 +51,13 @@ def eval_fourier(x: np.ndarray, padded: np.ndarray, coeffs: np.ndarray, *, chunk
 
 
 def parity_u32(v: jax.Array) -> jax.Array:
-    """Parity of the set bits of each uint32 (0 or 1, same dtype)."""
+    """Parity of the set bits of each uint32 (0 or 1, same dtype); NumPy or JAX arrays (one definition)."""
     v = v ^ (v >> 16)
     v = v ^ (v >> 8)
     v = v ^ (v >> 4)
     v = v ^ (v >> 2)
     v = v ^ (v >> 1)
-    return v & jnp.uint32(1)
+    return v & v.dtype.type(1)
 
 
 def xor_reduce_codes(codes: np.ndarray, padded: np.ndarray) -> np.ndarray:

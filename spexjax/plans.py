@@ -17,16 +17,11 @@ DEFAULT_GROUPS = 3
 
 
 def cyclotomic_parity_length(m: int, t: int) -> int:
-    """``deg g`` of the narrow-sense binary BCH code of length ``2^m - 1`` and designed distance ``2t+1``:
-    the size of the union of the cyclotomic cosets of ``1, 3, ..., 2t-1`` modulo ``2^m - 1``."""
-    N = (1 << m) - 1
-    seen: set[int] = set()
-    for i in range(1, 2 * t, 2):
-        x = i % N
-        while x not in seen:
-            seen.add(x)
-            x = (2 * x) % N
-    return len(seen)
+    """``deg g`` of the narrow-sense binary BCH code of length ``2^m - 1`` and designed distance ``2t+1``
+    (defined once, in :func:`spexjax.kernels.bch.parity_length`)."""
+    from spexjax.kernels.bch import parity_length
+
+    return parity_length(m, t)
 
 
 def bch_dimensions(n: int, t: int) -> tuple[int, int]:

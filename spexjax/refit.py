@@ -26,25 +26,17 @@ METHODS = ("ridge", "lasso", "ols")
 DEFAULT_ALPHAS = np.logspace(-6, 6, 61)
 
 
-def design_matrix(masks: Any, padded_supports: Any, *, chunk_elems: int = 1 << 24) -> np.ndarray:
+def design_matrix(masks: Any, padded_supports: Any) -> np.ndarray:
     """``float64[m, K]`` Walsh characters ``(-1)^{|S_k & kept(x)|}`` (column of ones for the constant).
 
-    A gather and an XOR-reduce: memory-bound, so NumPy in row chunks (no per-shape compilation).
+    One definition: :func:`spexjax.kernels.characters.characters_matrix` (NumPy in row chunks).
     """
-    x = np.asarray(masks, dtype=bool)
+    from spexjax.kernels.characters import characters_matrix
+
     pad = np.asarray(padded_supports, dtype=np.int64)
     if pad.ndim != 2:
         raise ValueError(f"padded_supports must have shape (K, d); got {pad.shape}")
-    out = np.empty((x.shape[0], pad.shape[0]))
-    if pad.shape[0] == 0 or x.shape[0] == 0:
-        return out
-    valid = pad >= 0
-    idx = np.where(valid, pad, 0)
-    step = max(1, chunk_elems // max(1, pad.size))
-    for lo in range(0, x.shape[0], step):
-        bits = x[lo : lo + step][:, idx] & valid[None]  # (rows, K, d)
-        out[lo : lo + step] = 1.0 - 2.0 * np.bitwise_xor.reduce(bits, axis=2)
-    return out
+    return characters_matrix(np.asarray(masks, dtype=bool), pad)
 
 
 def _ridge_path(X: Any, y: Any, alphas: Any, xp: Any = jnp) -> tuple[Any, Any]:

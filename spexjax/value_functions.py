@@ -105,13 +105,10 @@ class AffineQueries:
 
 
 def _parity_u32(x: np.ndarray) -> np.ndarray:
-    """Parity of the set bits of each uint32 (vectorised popcount mod 2)."""
-    x = x ^ (x >> 16)
-    x = x ^ (x >> 8)
-    x = x ^ (x >> 4)
-    x = x ^ (x >> 2)
-    x = x ^ (x >> 1)
-    return (x & 1).astype(np.uint8)
+    """Parity of the set bits of each uint32 (defined once, in :mod:`spexjax.kernels.characters`)."""
+    from spexjax.kernels.characters import parity_u32
+
+    return parity_u32(np.asarray(x, dtype=np.uint32))
 
 
 # ----------------------------------------------------------------------------------------------
