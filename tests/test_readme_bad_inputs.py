@@ -19,7 +19,8 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 def _rows() -> list[tuple[str, str, str]]:
     with open(README, encoding="utf-8") as fh:
         text = fh.read()
-    section = text.split("## Bad input", 1)[1]
+    # the API table only: the command line's table (its own section below) has other columns
+    section = text.split("## Bad input", 1)[1].split("### Bad input on the command line", 1)[0]
     rows = []
     for line in section.splitlines():
         if not line.startswith("| `"):
