@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join("/tmp", "spexjax_heads_bench.sqlite"))
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--summarize", nargs="+", metavar="JSON", help="only tabulate finished runs (one per seed)")
     args = ap.parse_args(argv)
+    if args.summarize:
+        os.makedirs(args.out, exist_ok=True)
+        return summarize(args.summarize, os.path.join(args.out, "heads_pruning_seeds.md"))
 
     import numpy as np
 
@@ -161,6 +165,39 @@ def main(argv: list[str] | None = None) -> int:
     fig.tight_layout()
     fig.savefig(os.path.join(args.out, f"heads_pruning{args.suffix}.png"), dpi=120)
     print("\n".join(md))
+    return 0
+
+
+def summarize(paths: list[str], out: str) -> int:
+    """One table over finished runs (e.g. one per ``--key``): held-out score per strategy, and the verdict."""
+    lines = [
+        "# Attention-head pruning over seeds (split and masks change with the key)",
+        "",
+        "Files: " + ", ".join(f"`{os.path.basename(p)}`" for p in paths),
+        "",
+        "| run | kept | proxyspex | lasso | best_of_n | unpruned | ProxySPEX - LASSO (+- SE) | >= both |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    total = wins = 0
+    for path in paths:
+        with open(path) as fh:
+            doc = json.load(fh)
+        h, rows = doc["header"], doc["rows"]
+        by = {(r["kept_fraction"], r["strategy"]): r["test_score"] for r in rows}
+        un = h["unpruned"]["test"][h["metric"]]
+        for f in sorted({r["kept_fraction"] for r in rows}):
+            p, la, bo = by[(f, "proxyspex")], by[(f, "lasso")], by[(f, "best_of_n")]
+            se = h.get("paired_se", {}).get(f"{f}/lasso", {})
+            ok = p >= la and p >= bo
+            total, wins = total + 1, wins + ok
+            lines.append(
+                f"| {os.path.basename(path)} | {f:.2f} | {p:.4f} | {la:.4f} | {bo:.4f} | {un:.4f} | "
+                f"{se.get('diff', float('nan')):+.4f} +- {se.get('se', float('nan')):.4f} | {'yes' if ok else 'no'} |"
+            )
+    lines += ["", f"ProxySPEX >= both baselines (held-out) in {wins} of {total} (run, fraction) cells."]
+    with open(out, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 
