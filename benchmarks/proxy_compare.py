@@ -129,6 +129,9 @@ def markdown(data) -> str:
         ", ".join(LABELS.get(p, p) for p in ps) + ") |"
     sep = " --- |" * (len(ps) + 1)
 
+    def nkeys(rows):
+        return max((len(r[p]["r2_keys"]) for r in rows for p in ps if p in r), default=1)
+
     def tail(r):
         return " | ".join(_fmt(r.get(p)) for p in ps) + " | " + ", ".join(
             "-" if r.get(p, {}).get("proxy_valid_r2") is None else f"{r[p]['proxy_valid_r2']:.3f}" for p in ps) + " |"
@@ -136,14 +139,14 @@ def markdown(data) -> str:
     L = ["# ProxySPEX proxies at equal samples: LightGBM vs the Fourier network", "",
          f"Date {data.get('date')}, git {data.get('git')}; load average before {data.get('load_before')}, after "
          f"{data.get('load_after')} (a shared 2-core machine: seconds are noisy; compare within a row). Cells: "
-         f"mean R^2 over keys 0..{data.get('keys', 1) - 1} (per key in the JSON), and mean seconds of a whole "
+         "mean R^2 over keys 0..K-1 (K per section below; per key in the JSON), and mean seconds of a whole "
          "`proxyspex` call (the Fourier network's first key at a new sample count also pays its JIT compile; "
          "`s_first` in the JSON). R^2 on 4000 fresh uniform masks (1000 held-out masks for the real function). "
          "Proxy held-out R^2: the proxy's own fit on its 15% validation split (first key).", ""]
     hr = data.get("hierarchical")
     if hr:
         L += ["## Hierarchical functions", "", "`random_hierarchical_mobius(n, 8, 5, key=K)`, `max_degree=5` "
-              "(as in `benchmarks/proxyspex.py`).", ""]
+              f"(as in `benchmarks/proxyspex.py`); K = {nkeys(hr)} keys.", ""]
         for fkey, n in sorted({(r["fkey"], r["n"]) for r in hr}):
             L += [f"### key = {fkey}, n = {n}", "", "| samples " + head, "| --- |" + sep]
             L += [f"| {r['budget']} | " + tail(r) for r in hr if r["fkey"] == fkey and r["n"] == n]
@@ -151,7 +154,8 @@ def markdown(data) -> str:
     pr = data.get("fourier_10_terms_degree_3")
     if pr:
         L += ["## 10-term degree-3 parity function, 10,000 samples", "",
-              "`random_sparse_fourier(n, 10, 3, key=7)`, `max_degree=3`: pure parities, no hierarchy.", "",
+              "`random_sparse_fourier(n, 10, 3, key=7)`, `max_degree=3`: pure parities, no hierarchy; "
+              f"K = {nkeys(pr)}.", "",
               "| n " + head, "| --- |" + sep]
         L += [f"| {r['n']} | " + tail(r) for r in pr]
         L.append("")
@@ -160,7 +164,7 @@ def markdown(data) -> str:
         L += ["## A real value function: words of a review under the embedded MiniLM (n = 36)", "",
               "Cosine similarity of the ablated review's MiniLM embedding to the full review's "
               "(`spexjax.tasks.text.TextExplanationTask`, the review of `benchmarks/proxyspex_real.py`), "
-              "`max_degree=4`; every proxy gets the same samples.", "", "| samples " + head, "| --- |" + sep]
+              f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}.", "", "| samples " + head, "| --- |" + sep]
         L += [f"| {r['samples']} | " + tail(r) for r in rr]
         L.append("")
     return "\n".join(L) + "\n"
