@@ -91,11 +91,25 @@ def test_report_rebuilds_from_a_saved_result(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_data_still_runs(capsys):
+def test_data_runs(capsys):
     pytest.importorskip("sklearn", reason="the data task needs scikit-learn")
     assert main(["data", "--n-train", "12", "--budget", "300", "--max-degree", "2", "--quiet", "--top", "3",
-                 "--faithfulness", "0"]) == 0
-    assert "12 breast-cancer training points" in capsys.readouterr().out
+                 "--faithfulness", "0", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "to 12 training images" in out and "model queries:" in out
+
+
+def test_data_bad_test_index(capsys):
+    pytest.importorskip("sklearn", reason="the data task needs scikit-learn")
+    _one_line_error(capsys, main(["data", "--test-index", "900"]), "--n-train/--test-index: test index must be < 500")
+
+
+@pytest.mark.slow
+def test_heads_prunes(capsys):
+    assert main(["heads", "--budget", "120", "--max-degree", "2", "--quiet", "--top", "3", "--faithfulness", "0",
+                 "--prune", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "keep 50% (36 heads): held-out logprob" in out
 
 
 # -- bad input: exit 2, one line naming the option ---------------------------------------------------
