@@ -46,8 +46,15 @@ from spexjax.llm.hf_batching import plan_batches
 
 __all__ = ["HuggingFaceLM", "HuggingFaceClassifier", "weights_digest", "tokenizer_digest"]
 
-_DTYPES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
-           "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
 
 
 def _torch() -> Any:
@@ -68,6 +75,12 @@ def _resolve_dtype(dtype: Any) -> Any:
     if isinstance(dtype, str) and dtype.lower() in _DTYPES:
         return getattr(torch, _DTYPES[dtype.lower()])
     raise ValueError(f"dtype must be None, a torch.dtype or one of {sorted(_DTYPES)}, got {dtype!r}")
+
+
+def _dtype_kw(tf: Any, dtype: Any) -> dict[str, Any]:
+    """``from_pretrained``'s dtype keyword: ``dtype`` in transformers 5, ``torch_dtype`` before."""
+    major = int(str(tf.__version__).split(".")[0])
+    return {("dtype" if major >= 5 else "torch_dtype"): _resolve_dtype(dtype)}
 
 
 def _resolve_device(device: Any) -> Any:
@@ -156,8 +169,18 @@ class _TorchBackend:
 
     _kind = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str | None, device: Any, dtype: Any,
-                 max_tokens: int, max_batch: int, sort_by_length: bool) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str | None,
+        device: Any,
+        dtype: Any,
+        max_tokens: int,
+        max_batch: int,
+        sort_by_length: bool,
+    ) -> None:
         torch = _torch()
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module (a transformers model), got {type(model).__name__}")
@@ -216,8 +239,7 @@ class _TorchBackend:
         return _token_units(self.tokenizer, text)
 
     def _plan(self, lengths: Sequence[int]) -> list[np.ndarray]:
-        return plan_batches(lengths, max_tokens=self.max_tokens, max_batch=self.max_batch,
-                            sort=self.sort_by_length)
+        return plan_batches(lengths, max_tokens=self.max_tokens, max_batch=self.max_batch, sort=self.sort_by_length)
 
 
 class HuggingFaceLM(_TorchBackend):
@@ -237,13 +259,32 @@ class HuggingFaceLM(_TorchBackend):
 
     _kind = "hf-causal-lm"
 
-    def __init__(self, model: Any, tokenizer: Any, *, padding_side: str | None = None,
-                 chat_template: bool | None = None, system: str | None = None,
-                 add_special_tokens: bool = True, max_tokens: int = 8192, max_batch: int = 64,
-                 sort_by_length: bool = True, device: Any = None, dtype: Any = None,
-                 name: str | None = None) -> None:
-        super().__init__(model, tokenizer, name=name, device=device, dtype=dtype, max_tokens=max_tokens,
-                         max_batch=max_batch, sort_by_length=sort_by_length)
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        padding_side: str | None = None,
+        chat_template: bool | None = None,
+        system: str | None = None,
+        add_special_tokens: bool = True,
+        max_tokens: int = 8192,
+        max_batch: int = 64,
+        sort_by_length: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            model,
+            tokenizer,
+            name=name,
+            device=device,
+            dtype=dtype,
+            max_tokens=max_tokens,
+            max_batch=max_batch,
+            sort_by_length=sort_by_length,
+        )
         fwd = self.model.forward
         self._takes_positions = _accepts(fwd, "position_ids")
         self._takes_keep = _accepts(fwd, "logits_to_keep")
@@ -275,9 +316,16 @@ class HuggingFaceLM(_TorchBackend):
         self._pad_id = int(pad)  # any id: padded positions are masked and never read
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device: Any = None, dtype: Any = None, *,
-                        local_files_only: bool | None = None, trust_remote_code: bool = False,
-                        **options: Any) -> HuggingFaceLM:
+    def from_pretrained(
+        cls,
+        name_or_path: str,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        local_files_only: bool | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> HuggingFaceLM:
         """Load model and tokenizer with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
         A local folder is loaded with ``local_files_only=True`` (nothing touches the network); a hub name is
@@ -292,7 +340,7 @@ class HuggingFaceLM(_TorchBackend):
             local_files_only = os.path.isdir(name_or_path) or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         kw = {"local_files_only": bool(local_files_only), "trust_remote_code": trust_remote_code}
         tokenizer = tf.AutoTokenizer.from_pretrained(name_or_path, **kw)
-        model = tf.AutoModelForCausalLM.from_pretrained(name_or_path, dtype=_resolve_dtype(dtype), **kw)
+        model = tf.AutoModelForCausalLM.from_pretrained(name_or_path, **_dtype_kw(tf, dtype), **kw)
         return cls(model, tokenizer, device=device, name=name_or_path, **options)
 
     # -- tokenisation -----------------------------------------------------------------------------------
@@ -323,8 +371,10 @@ class HuggingFaceLM(_TorchBackend):
             # does for unconditional text) so that the first response token has a distribution.
             start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
             if start is None:
-                raise ValueError("the prompt tokenises to no tokens and the tokenizer has no BOS/EOS token to "
-                                 "start from; pass a non-empty prompt or keep a prefix")
+                raise ValueError(
+                    "the prompt tokenises to no tokens and the tokenizer has no BOS/EOS token to "
+                    "start from; pass a non-empty prompt or keep a prefix"
+                )
             ids = [int(start)]
         return [int(i) for i in ids]
 
@@ -357,8 +407,8 @@ class HuggingFaceLM(_TorchBackend):
                 for r, g in enumerate(group):
                     seq, n = rows[g], lengths[g]
                     lo = width - n if self.padding_side == "left" else 0
-                    ids[r, lo:lo + n] = torch.as_tensor(seq)
-                    mask[r, lo:lo + n] = 1
+                    ids[r, lo : lo + n] = torch.as_tensor(seq)
+                    mask[r, lo : lo + n] = 1
                     starts.append(lo + n - tail)
                 kw: dict[str, Any] = {"input_ids": ids.to(dev), "attention_mask": mask.to(dev), "use_cache": False}
                 if self._takes_positions:
@@ -425,14 +475,17 @@ class HuggingFaceLM(_TorchBackend):
         ids = torch.as_tensor([self.prompt_ids(prompt)], device=self.device)
         eos = self.tokenizer.eos_token_id
         gen_kw: dict[str, Any] = {
-            "max_new_tokens": int(max_new_tokens), "do_sample": False, "num_beams": 1,
-            "pad_token_id": self._pad_id, "attention_mask": torch.ones_like(ids),
+            "max_new_tokens": int(max_new_tokens),
+            "do_sample": False,
+            "num_beams": 1,
+            "pad_token_id": self._pad_id,
+            "attention_mask": torch.ones_like(ids),
         }
         if eos is not None:
             gen_kw["eos_token_id"] = eos
         with torch.inference_mode():
             out = self.model.generate(ids, **gen_kw)
-        new = [int(i) for i in out[0, ids.shape[1]:].tolist()]
+        new = [int(i) for i in out[0, ids.shape[1] :].tolist()]
         if eos is not None and eos in new:
             new = new[: new.index(eos)]
         return new
@@ -447,8 +500,10 @@ class HuggingFaceLM(_TorchBackend):
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def __repr__(self) -> str:
-        return (f"HuggingFaceLM({self.name!r}, padding_side={self.padding_side!r}, "
-                f"chat_template={self.chat_template}, dtype={self.dtype}, device={self.device})")
+        return (
+            f"HuggingFaceLM({self.name!r}, padding_side={self.padding_side!r}, "
+            f"chat_template={self.chat_template}, dtype={self.dtype}, device={self.device})"
+        )
 
 
 class HuggingFaceClassifier(_TorchBackend):
@@ -463,11 +518,30 @@ class HuggingFaceClassifier(_TorchBackend):
     _kind = "hf-classifier"
     _OUTPUTS = ("log_odds", "logit", "logprob")
 
-    def __init__(self, model: Any, tokenizer: Any, *, label: int | str | None = None, output: str = "log_odds",
-                 max_tokens: int = 8192, max_batch: int = 64, sort_by_length: bool = True,
-                 device: Any = None, dtype: Any = None, name: str | None = None) -> None:
-        super().__init__(model, tokenizer, name=name, device=device, dtype=dtype, max_tokens=max_tokens,
-                         max_batch=max_batch, sort_by_length=sort_by_length)
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        label: int | str | None = None,
+        output: str = "log_odds",
+        max_tokens: int = 8192,
+        max_batch: int = 64,
+        sort_by_length: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            model,
+            tokenizer,
+            name=name,
+            device=device,
+            dtype=dtype,
+            max_tokens=max_tokens,
+            max_batch=max_batch,
+            sort_by_length=sort_by_length,
+        )
         if output not in self._OUTPUTS:
             raise ValueError(f"output must be one of {self._OUTPUTS}, got {output!r}")
         self.output = output
@@ -491,9 +565,16 @@ class HuggingFaceClassifier(_TorchBackend):
         self._pad_id = int(pad if pad is not None else 0)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device: Any = None, dtype: Any = None, *,
-                        local_files_only: bool | None = None, trust_remote_code: bool = False,
-                        **options: Any) -> HuggingFaceClassifier:
+    def from_pretrained(
+        cls,
+        name_or_path: str,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        local_files_only: bool | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> HuggingFaceClassifier:
         """Load with ``AutoModelForSequenceClassification`` / ``AutoTokenizer`` (a local folder: offline)."""
         tf = _transformers()
         name_or_path = os.fspath(name_or_path)
@@ -501,8 +582,7 @@ class HuggingFaceClassifier(_TorchBackend):
             local_files_only = os.path.isdir(name_or_path) or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         kw = {"local_files_only": bool(local_files_only), "trust_remote_code": trust_remote_code}
         tokenizer = tf.AutoTokenizer.from_pretrained(name_or_path, **kw)
-        model = tf.AutoModelForSequenceClassification.from_pretrained(name_or_path, dtype=_resolve_dtype(dtype),
-                                                                       **kw)
+        model = tf.AutoModelForSequenceClassification.from_pretrained(name_or_path, **_dtype_kw(tf, dtype), **kw)
         return cls(model, tokenizer, device=device, name=name_or_path, **options)
 
     def _identity_parts(self) -> dict[str, Any]:
@@ -548,5 +628,5 @@ def _class_value(torch: Any, logits: Any, label: int, output: str) -> Any:
     logp = torch.log_softmax(logits, dim=-1)
     if output == "logprob":
         return logp[:, label]
-    others = torch.cat([logits[:, :label], logits[:, label + 1:]], dim=-1)
+    others = torch.cat([logits[:, :label], logits[:, label + 1 :]], dim=-1)
     return logits[:, label] - torch.logsumexp(others, dim=-1)  # log p / (1 - p)

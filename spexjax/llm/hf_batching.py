@@ -68,7 +68,7 @@ def _optimal_cuts(lens: np.ndarray, max_tokens: int, max_batch: int, forward_cos
     groups: list[np.ndarray] = []
     j = n
     while j > 0:
-        groups.append(order[cut[j]:j])
+        groups.append(order[cut[j] : j])
         j = int(cut[j])
     return groups[::-1]
 

@@ -42,13 +42,25 @@ def make_tokenizer(template: bool):
 
 def make_lm(arch: str, vocab: int, bos: int, eos: int):
     torch.manual_seed(0)
-    common = {"vocab_size": vocab, "bos_token_id": bos, "eos_token_id": eos, "pad_token_id": 0,
-              "initializer_range": 0.2}
+    common = {
+        "vocab_size": vocab,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "pad_token_id": 0,
+        "initializer_range": 0.2,
+    }
     if arch == "gpt2":
         cfg = transformers.GPT2Config(n_positions=128, n_embd=32, n_layer=2, n_head=2, **common)
         return transformers.GPT2LMHeadModel(cfg).eval()  # built from a config: in training mode (dropout)
-    cfg = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                   num_key_value_heads=2, max_position_embeddings=128, **common)
+    cfg = transformers.LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        **common,
+    )
     return transformers.LlamaForCausalLM(cfg).eval()
 
 
@@ -76,8 +88,9 @@ def prompts():
 def reference_ids(tok, prompt: str, template: bool) -> list[int]:
     """Prompt ids built directly with the tokenizer, independently of the backend's code."""
     if template:
-        text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                       add_generation_prompt=True)
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
         return list(tok(text, add_special_tokens=False)["input_ids"])
     return list(tok(prompt)["input_ids"])  # [CLS] ... [SEP]: never empty with this tokenizer
 
@@ -133,7 +146,7 @@ def test_bucket_budget_order_and_duplicates_do_not_change_values(models, tokeniz
     got = np.stack(small.response_logprobs(many, RESPONSE))
     assert small.forwards > 3
     np.testing.assert_allclose(got[: len(prompts)], base, atol=1e-4, rtol=0)
-    np.testing.assert_array_equal(got[len(prompts):], got[:5])
+    np.testing.assert_array_equal(got[len(prompts) :], got[:5])
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
@@ -200,8 +213,9 @@ def test_token_units_concatenate_to_text(models, tokenizers):
         units = lm.token_units(text)
         assert "".join(units) == text
     assert lm.token_units("Hello  wörld, café!") == ["Hello  ", "wörld", ", ", "café", "!"]
-    assert len(lm.token_units("unbelievably")) == len(tokenizers[False]("unbelievably", add_special_tokens=False)[
-        "input_ids"])
+    assert len(lm.token_units("unbelievably")) == len(
+        tokenizers[False]("unbelievably", add_special_tokens=False)["input_ids"]
+    )
 
 
 def test_protocols_identity_and_errors(models, tokenizers):
@@ -282,15 +296,15 @@ def test_plan_batches_cut_is_optimal_by_brute_force(seed):
     max_tokens, max_batch, cost = 90, 4, int(rng.integers(0, 60))
     got = plan_batches(lengths, max_tokens=max_tokens, max_batch=max_batch, forward_cost=cost)
     assert sorted(np.concatenate(got).tolist()) == list(range(9))
-    assert all(len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens)
-               for g in got)
+    assert all(len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens) for g in got)
     order = np.argsort(lengths, kind="stable")
     best = np.inf
     for bits in itertools.product([0, 1], repeat=len(lengths) - 1):
         cuts = [0] + [i + 1 for i, b in enumerate(bits) if b] + [len(lengths)]
         groups = [order[a:b] for a, b in itertools.pairwise(cuts)]
-        if all(len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens)
-               for g in groups):
+        if all(
+            len(g) <= max_batch and (len(g) == 1 or len(g) * max(lengths[i] for i in g) <= max_tokens) for g in groups
+        ):
             best = min(best, _plan_cost(lengths, groups, cost))
     assert _plan_cost(lengths, got, cost) == best
 
@@ -311,6 +325,7 @@ def test_half_precision_runs_close_to_float32_and_changes_identity(models, token
 
 
 # -- through PromptTask ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("arch", "template", "side"), [("gpt2", False, "left"), ("llama", True, "right")])
 def test_prompt_task_remove_equals_scoring_the_shorter_prompt(arch, template, side, models, tokenizers):
@@ -346,19 +361,32 @@ def test_prompt_task_contrast_generated_response_and_token_units(models, tokeniz
     assert gen.generated and gen.response == lm.generate("the movie was fine", max_new_tokens=4)
     tokens = PromptTask(lm, "unbelievably good", unit="token", response=RESPONSE)
     assert tokens.n == len(lm.token_units("unbelievably good")) > 2
-    assert tokens.fingerprint() != PromptTask(HuggingFaceLM(model, tok, add_special_tokens=False),
-                                              "unbelievably good", unit="token", response=RESPONSE).fingerprint()
+    assert (
+        tokens.fingerprint()
+        != PromptTask(
+            HuggingFaceLM(model, tok, add_special_tokens=False), "unbelievably good", unit="token", response=RESPONSE
+        ).fingerprint()
+    )
 
 
 # -- sequence classifier ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def classifier_model(tokenizers):
     torch.manual_seed(3)
-    cfg = transformers.BertConfig(vocab_size=len(tokenizers[False]), hidden_size=32, num_hidden_layers=2,
-                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                                  num_labels=3, id2label={0: "neg", 1: "neu", 2: "pos"},
-                                  label2id={"neg": 0, "neu": 1, "pos": 2}, initializer_range=0.2)
+    cfg = transformers.BertConfig(
+        vocab_size=len(tokenizers[False]),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=3,
+        id2label={0: "neg", 1: "neu", 2: "pos"},
+        label2id={"neg": 0, "neu": 1, "pos": 2},
+        initializer_range=0.2,
+    )
     return transformers.BertForSequenceClassification(cfg).eval()
 
 
