@@ -41,6 +41,7 @@ PROMPT = (
     "my emails about the delivery, which was frustrating. Overall I would still recommend it to a friend."
 )
 RESPONSE = " The review is mostly positive."
+STRATEGIES = ("bucketed", "unsorted")
 
 
 # -- section hf -----------------------------------------------------------------------------------------------
@@ -97,31 +98,35 @@ def hf_section(args: argparse.Namespace) -> dict:
     rows = 64 if args.quick else 128
     prompts = _hf_prompts(rows)
     batches = [8, 32] if args.quick else [8, 32, 128]
-    repeats = 1
+    repeats = 1 if args.quick else 2
     out: list[dict] = []
     # GPT-2 and Llama when tiny; the MiniLM-sized run is Llama only, to keep the whole section to a few minutes
     for size, arch in (("tiny", "gpt2"), ("tiny", "llama"), ("minilm-sized", "llama")):
         model, n_params = _hf_model(arch, size, len(tok))
         first: list[np.ndarray] | None = None
         for max_batch in batches:
-            for strategy in ("bucketed", "unsorted"):
-                lm = HuggingFaceLM(model, tok, padding_side="left", max_batch=max_batch,
-                                   max_tokens=1 << 20, sort_by_length=strategy == "bucketed")
+            lms, plans, times, cpu = {}, {}, {}, {}
+            for strategy in STRATEGIES:
+                lm = HuggingFaceLM(model, tok, padding_side="left", max_batch=max_batch, max_tokens=1 << 20,
+                                   sort_by_length=strategy == "bucketed")
                 lm.response_logprobs(prompts[:max_batch], RESPONSE)  # warm-up (allocator, kernels)
                 lengths = [len(lm.prompt_ids(p)) + len(lm.response_ids(RESPONSE)) - 1 for p in prompts]
-                groups = plan_batches(lengths, max_tokens=lm.max_tokens, max_batch=max_batch,
-                                      sort=lm.sort_by_length)
-                times, cpu, load0 = [], [], loadavg()
-                for _ in range(repeats):
+                plans[strategy] = plan_batches(lengths, max_tokens=lm.max_tokens, max_batch=max_batch,
+                                               sort=lm.sort_by_length)
+                lms[strategy], times[strategy], cpu[strategy] = lm, [], []
+            load0, vals = loadavg(), {}
+            for _ in range(repeats):  # strategies interleaved, so a change of machine load hits both alike
+                for strategy, lm in lms.items():
                     lm.forwards = 0
                     t0, c0 = time.perf_counter(), time.process_time()
-                    vals = lm.response_logprobs(prompts, RESPONSE)
-                    times.append(time.perf_counter() - t0)
-                    cpu.append(time.process_time() - c0)
+                    vals[strategy] = lm.response_logprobs(prompts, RESPONSE)
+                    times[strategy].append(time.perf_counter() - t0)
+                    cpu[strategy].append(time.process_time() - c0)
+            for strategy, lm in lms.items():
                 if first is None:
-                    first = vals
-                diff = max(float(np.abs(a - b).max()) for a, b in zip(vals, first, strict=True))
-                best = min(times)
+                    first = vals[strategy]
+                diff = max(float(np.abs(a - b).max()) for a, b in zip(vals[strategy], first, strict=True))
+                groups, best = plans[strategy], min(times[strategy])
                 row = {
                     "model": f"{arch}-{size}", "params": n_params, "padding": strategy,
                     "padding_side": "left", "max_batch": max_batch, "rows": rows,
@@ -129,9 +134,9 @@ def hf_section(args: argparse.Namespace) -> dict:
                     "padded_tokens": int(sum(len(g) * max(lengths[i] for i in g) for g in groups)),
                     "real_tokens": int(sum(lengths)), "loadavg_before": load0,
                     "mean_tokens": round(float(np.mean(lengths)), 1),
-                    "seconds_best": round(best, 4), "seconds_all": [round(t, 4) for t in times],
-                    "rows_per_s": round(rows / best, 1), "cpu_seconds": round(min(cpu), 4),
-                    "rows_per_cpu_s": round(rows / min(cpu), 1), "max_abs_diff_vs_first": diff,
+                    "seconds_best": round(best, 4), "seconds_all": [round(t, 4) for t in times[strategy]],
+                    "rows_per_s": round(rows / best, 1), "cpu_seconds": round(min(cpu[strategy]), 4),
+                    "rows_per_cpu_s": round(rows / min(cpu[strategy]), 1), "max_abs_diff_vs_first": diff,
                 }
                 out.append(row)
                 print(f"hf {row['model']:>18} batch {max_batch:>4} {strategy:>8}: {row['rows_per_s']:>8.1f} "
@@ -139,7 +144,8 @@ def hf_section(args: argparse.Namespace) -> dict:
                       f"diff {diff:.1e}", flush=True)
     return {
         "what": "HuggingFaceLM.response_logprobs: rows (ablated prompts, one fixed response) per second, float32, "
-                f"CPU, torch threads={THREADS}; best of {repeats} after a warm-up. rows/cpu-s divides by the "
+                f"CPU, torch threads={THREADS}; best of {repeats} (strategies interleaved) after a warm-up. "
+                "rows/cpu-s divides by the "
                 "process CPU time (all threads). Both are distorted when the machine is loaded (load average "
                 "above the core count: compare the load recorded per row); padded tokens (rows x longest row, "
                 "summed over forwards) is the work done and does not depend on load",
