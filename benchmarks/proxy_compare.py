@@ -98,9 +98,9 @@ def parity(args, out):
 def real(args, out):
     from proxyspex_real import REVIEW
 
-    from spexjax.tasks.text import TextExplanationTask
+    from spexjax.llm import PromptTask, default_backend
 
-    f = TextExplanationTask(REVIEW)
+    f = PromptTask(default_backend(), REVIEW)
     budgets = sorted(args.real_budgets)
     x = uniform_masks(5, max(budgets) + 1000, f.n)
     t = time.perf_counter()
@@ -162,8 +162,8 @@ def markdown(data) -> str:
     rr = data.get("real")
     if rr:
         L += ["## A real value function: words of a review under the embedded MiniLM (n = 36)", "",
-              "Cosine similarity of the ablated review's MiniLM embedding to the full review's "
-              "(`spexjax.tasks.text.TextExplanationTask`, the review of `benchmarks/proxyspex_real.py`), "
+              "Zero-shot sentiment log-odds of the ablated review under the embedded MiniLM "
+              "(`PromptTask(default_backend(), REVIEW)`, the review of `benchmarks/proxyspex_real.py`), "
               f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}.", "", "| samples " + head, "| --- |" + sep]
         L += [f"| {r['samples']} | " + tail(r) for r in rr]
         L.append("")

@@ -5,13 +5,16 @@ A proxy is any object with ``fit(X: bool[m, n], y: float[m], *, max_degree, key)
 
 * :class:`~spexjax.proxies.lgbm.LightGBMProxy`: boosted trees, exact spectrum (:mod:`spexjax.kernels.trees`).
 * :class:`~spexjax.proxies.neural.NeuralProxy`: a JAX MLP trained with optax, spectrum read by SPEX.
+* :class:`~spexjax.proxies.fourier_net.FourierNetProxy`: sums of products of single-feature factors trained
+  with optax; its sparse, low-degree spectrum is read out exactly (``proxy="fourier"``; not a default: see
+  ``benchmarks/results/proxy_compare.md``).
 
 Submodules import their heavy dependencies (LightGBM, optax) only when used.
 """
 
 from __future__ import annotations
 
-__all__ = ["LightGBMProxy", "NeuralProxy"]
+__all__ = ["FourierNetProxy", "LightGBMProxy", "NeuralProxy"]
 
 
 def __getattr__(name: str):
@@ -23,4 +26,8 @@ def __getattr__(name: str):
         from spexjax.proxies.neural import NeuralProxy
 
         return NeuralProxy
+    if name == "FourierNetProxy":
+        from spexjax.proxies.fourier_net import FourierNetProxy
+
+        return FourierNetProxy
     raise AttributeError(f"module 'spexjax.proxies' has no attribute {name!r}")
