@@ -168,6 +168,9 @@ class _TorchBackend:
     """Shared parts: device/dtype placement, the batch plan, the lazy identity."""
 
     _kind = "hf"
+    #: fixed cost of one forward in padded-token units, for cutting length buckets (see ``plan_batches``);
+    #: raise it where forwards are expensive to launch (small models, GPUs), lower it to pad less.
+    forward_cost: int = 128
 
     def __init__(
         self,
@@ -239,7 +242,13 @@ class _TorchBackend:
         return _token_units(self.tokenizer, text)
 
     def _plan(self, lengths: Sequence[int]) -> list[np.ndarray]:
-        return plan_batches(lengths, max_tokens=self.max_tokens, max_batch=self.max_batch, sort=self.sort_by_length)
+        return plan_batches(
+            lengths,
+            max_tokens=self.max_tokens,
+            max_batch=self.max_batch,
+            sort=self.sort_by_length,
+            forward_cost=self.forward_cost,
+        )
 
 
 class HuggingFaceLM(_TorchBackend):
@@ -252,7 +261,8 @@ class HuggingFaceLM(_TorchBackend):
         system: system message for the chat template (needs a template).
         add_special_tokens: add the tokenizer's special tokens to a plain (template-free) prompt; default True.
         max_tokens: padded tokens per forward (rows x longest row), default 8192; max_batch: rows per forward
-            (default 64); sort_by_length: bucket rows by length (default True; False = in the given order).
+            (default 64); sort_by_length: bucket rows by length (default True; False = in the given order);
+            the attribute ``forward_cost`` sets where buckets are cut.
         device, dtype: move/cast the model (``dtype`` default: leave as is; float32 is what is exact).
         name: the model name used in :meth:`identity` (default: the model's ``name_or_path``).
     """

@@ -147,6 +147,10 @@ def test_bucket_budget_order_and_duplicates_do_not_change_values(models, tokeniz
     assert small.forwards > 3
     np.testing.assert_allclose(got[: len(prompts)], base, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(got[len(prompts) :], got[:5])
+    one = HuggingFaceLM(model, tok, max_batch=64)
+    one.forward_cost = 10**9  # a forward costs more than any padding: everything in one forward
+    np.testing.assert_allclose(np.stack(one.response_logprobs(prompts, RESPONSE)), base, atol=1e-4, rtol=0)
+    assert one.forwards == 1
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
