@@ -431,3 +431,15 @@ def test_classifier_matches_direct_forward(classifier_model, tokenizers, prompts
         HuggingFaceClassifier(classifier_model, tok, label="great")
     with pytest.raises(ValueError, match="output"):
         HuggingFaceClassifier(classifier_model, tok, label=0, output="prob")
+
+
+def test_classifier_from_pretrained_local_folder(tmp_path, classifier_model, tokenizers, monkeypatch):
+    tok = tokenizers[False]
+    classifier_model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    clf = HuggingFaceClassifier.from_pretrained(str(tmp_path), label="neg", output="logit")
+    texts = ["the movie was not bad", "at all"]
+    want = HuggingFaceClassifier(classifier_model, tok, label=0, output="logit").score(texts)
+    np.testing.assert_allclose(clf.score(texts), want, atol=1e-6, rtol=0)
+    assert clf.name == str(tmp_path) and clf.label == 0
