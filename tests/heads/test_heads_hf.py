@@ -30,27 +30,13 @@ class CharTokenizer:
         return [VOCAB.index(c) if c in VOCAB else 0 for c in text]
 
 
-def _gpt2():
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(vocab_size=len(VOCAB), n_positions=256, n_embd=32, n_layer=2, n_head=4)
-    return transformers.GPT2LMHeadModel(cfg).eval()
+SEEDS = {"gpt2": 0, "llama": 1}
 
 
-def _llama():
-    torch.manual_seed(1)
-    cfg = transformers.LlamaConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    return transformers.LlamaForCausalLM(cfg).eval()
-
-
-MODELS = {"gpt2": _gpt2, "llama": _llama}
+@pytest.fixture(scope="module")
+def build(tiny_causal_lm):
+    """``build(arch)``: the tiny model of that architecture over the character vocabulary."""
+    return lambda arch: tiny_causal_lm(arch, len(VOCAB), seed=SEEDS[arch], max_positions=256)
 PROMPTS = ["The sky is blue.\nAnswer:", "Two plus two?\nA. 3\nB. 4\nAnswer:", "Hi"]
 
 
@@ -74,9 +60,9 @@ def _edited_reference(model, mask, layers, heads):
     return ref
 
 
-@pytest.mark.parametrize("arch", sorted(MODELS))
-def test_all_kept_is_unablated_bit_for_bit(arch):
-    model = MODELS[arch]()
+@pytest.mark.parametrize("arch", sorted(SEEDS))
+def test_all_kept_is_unablated_bit_for_bit(arch, build):
+    model = build(arch)
     tok = CharTokenizer()
     plain = HuggingFaceHeads(model, tok, batch_size=2)
     plain.remove_hooks()
@@ -88,10 +74,10 @@ def test_all_kept_is_unablated_bit_for_bit(arch):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("arch", sorted(MODELS))
+@pytest.mark.parametrize("arch", sorted(SEEDS))
 @pytest.mark.parametrize("ablate", [[1], [0, 2, 3], [4, 5, 6, 7], [2, 5]])
-def test_ablation_equals_edited_projection(arch, ablate):
-    model = MODELS[arch]()
+def test_ablation_equals_edited_projection(arch, ablate, build):
+    model = build(arch)
     tok = CharTokenizer()
     mask = np.ones(8, bool)
     mask[ablate] = False
@@ -106,8 +92,8 @@ def test_ablation_equals_edited_projection(arch, ablate):
     assert np.abs(got - unablated).max() > 1e-4  # the ablation changes the output
 
 
-def test_batching_does_not_change_values():
-    backend = HuggingFaceHeads(_llama(), CharTokenizer(), batch_size=3)
+def test_batching_does_not_change_values(build):
+    backend = HuggingFaceHeads(build("llama"), CharTokenizer(), batch_size=3)
     one = HuggingFaceHeads(backend.model, CharTokenizer(), batch_size=1)
     rng = np.random.default_rng(0)
     s = head_scales(rng.random((len(PROMPTS), 8)) < 0.6, 2, 4)
@@ -126,11 +112,11 @@ def _questions(tmp_path, count=12):
     return read_mcq(path)
 
 
-def test_tiny_end_to_end_pruning(tmp_path):
+def test_tiny_end_to_end_pruning(tmp_path, build):
     """Acceptance 3: MMLU-format file -> HeadTask on a tiny Llama -> ProxySPEX/LASSO/Best-of-N -> held-out rows."""
     examples = _questions(tmp_path)
     assert all(isinstance(e, Example) for e in examples)
-    task = HeadTask(HuggingFaceHeads(_llama(), CharTokenizer(), batch_size=32), examples, heldout=0.5)
+    task = HeadTask(HuggingFaceHeads(build("llama"), CharTokenizer(), batch_size=32), examples, heldout=0.5)
     rows, result, info = compare_strategies(task, budget=48, fractions=(0.5, 0.75), max_degree=2, time_limit=10)
     assert {(r["kept_fraction"], r["strategy"]) for r in rows} == {
         (f, s) for f in (0.5, 0.75) for s in ("proxyspex", "lasso", "best_of_n")

@@ -40,28 +40,10 @@ def make_tokenizer(template: bool):
     return tok
 
 
-def make_lm(arch: str, vocab: int, bos: int, eos: int):
-    torch.manual_seed(0)
-    common = {
-        "vocab_size": vocab,
-        "bos_token_id": bos,
-        "eos_token_id": eos,
-        "pad_token_id": 0,
-        "initializer_range": 0.2,
-    }
-    if arch == "gpt2":
-        cfg = transformers.GPT2Config(n_positions=128, n_embd=32, n_layer=2, n_head=2, **common)
-        return transformers.GPT2LMHeadModel(cfg).eval()  # built from a config: in training mode (dropout)
-    cfg = transformers.LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        **common,
-    )
-    return transformers.LlamaForCausalLM(cfg).eval()
+def make_lm(build, arch: str, vocab: int, bos: int, eos: int):
+    # large init (0.2) so prompts give clearly different values; heads=2 for GPT-2 as the reference values used
+    return build(arch, vocab, heads=2 if arch == "gpt2" else 4, bos_token_id=bos, eos_token_id=eos, pad_token_id=0,
+                 initializer_range=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +52,9 @@ def tokenizers():
 
 
 @pytest.fixture(scope="module")
-def models(tokenizers):
+def models(tokenizers, tiny_causal_lm):
     tok = tokenizers[False]
-    return {a: make_lm(a, len(tok), tok.bos_token_id, tok.eos_token_id) for a in ("gpt2", "llama")}
+    return {a: make_lm(tiny_causal_lm, a, len(tok), tok.bos_token_id, tok.eos_token_id) for a in ("gpt2", "llama")}
 
 
 @pytest.fixture(scope="module")
@@ -222,12 +204,12 @@ def test_token_units_concatenate_to_text(models, tokenizers):
     )
 
 
-def test_protocols_identity_and_errors(models, tokenizers):
+def test_protocols_identity_and_errors(models, tokenizers, tiny_causal_lm):
     lm = HuggingFaceLM(models["gpt2"], tokenizers[False])
     assert isinstance(lm, LanguageModel) and isinstance(lm, Tokenizing)
     ident = lm.identity()
     assert ident.startswith("hf-causal-lm:GPT2LMHeadModel#") and ident == lm.identity()
-    other = make_lm("gpt2", len(tokenizers[False]), 101, 102)
+    other = make_lm(tiny_causal_lm, "gpt2", len(tokenizers[False]), 101, 102)
     assert HuggingFaceLM(other, tokenizers[False]).identity() == ident  # same seed, same weights
     with torch.no_grad():
         other.transformer.wte.weight[0, 0] += 1.0
