@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -291,10 +292,7 @@ def _add_explain_options(p: argparse.ArgumentParser, *, budget: int, max_degree:
 
 def explain_text(text: str, args: argparse.Namespace, *, title: str | None = None) -> Any:
     """Run one explanation from parsed options; returns the final :class:`~spexjax.Interactions`."""
-    import spexjax
-    from spexjax.errors import ValueFunctionError
     from spexjax.llm import PromptTask
-    from spexjax.report import summary, with_meta
 
     contrast = _contrast(args.contrast)
     backend, model_desc = _backend(args)
@@ -314,66 +312,9 @@ def explain_text(text: str, args: argparse.Namespace, *, title: str | None = Non
         full = float(task(np.ones((1, n), bool))[0])  # one query: reaches the model before the budget is spent
     _say(f"f(all {args.unit}s kept) = {full:+.4f}")
 
-    bar = _progress_bar(args.budget, not args.quiet)
-    algo = spexjax.spex if args.method == "spex" else spexjax.proxyspex
-    options: dict[str, Any] = {"batch_size": args.batch_size, "progress": False, "feature_names": task.feature_names}
-    if args.cache:
-        options["cache"] = args.cache
-    t0 = time.perf_counter()
-    try:
-        result = algo(_counted(task, bar), n, budget=args.budget, max_degree=args.max_degree, key=args.seed,
-                      **options)
-    except ValueFunctionError as err:  # the model failed during the run (endpoint down, bad values)
-        with option("--model"):
-            raise err
-    finally:
-        if bar is not None:
-            bar.total = bar.n
-            bar.close()
-    seconds = time.perf_counter() - t0
-
-    extra: dict[str, Any] = {}
-    if args.faithfulness:
-        masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, n)) < 0.5
-        with option("--model"):
-            extra["faithfulness_r2"] = float(spexjax.faithfulness(result, task, masks))
-        extra["faithfulness_masks"] = int(args.faithfulness)
-    provenance = {
-        "title": title or "spexjax explanation",
-        "text": text,
-        "model": model_desc,
-        "target": target,
-        "method": args.method,
-        "unit": args.unit,
-        "ablation": args.ablation,
-        "budget": args.budget,
-        "queries": result.queries,
-        "seconds": round(seconds, 2),
-        "max_degree": args.max_degree,
-        "seed": args.seed,
-        "spexjax_version": spexjax.__version__,
-        "fingerprint": task.fingerprint(),
-    }
-    hits = int(result.meta.get("cache_hits", 0) or 0)
-    if hits:
-        provenance["cache hits"] = hits
-    final = with_meta(result, feature_names=task.feature_names, provenance=provenance, **extra)
-
-    _say("")
-    _say(summary(final, k=args.top))
-    cached = f", {hits} of them answered by the cache" if hits else ""
-    _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
-    if args.json:
-        with option("--json"):
-            final.save(args.json)
-        _say(f"result saved to {args.json}")
-    if args.report:
-        from spexjax.report import save_html
-
-        with option("--report"):
-            save_html(final, args.report)
-        _say(f"report written to {args.report}")
-    return final
+    extra = {"text": text, "unit": args.unit, "ablation": args.ablation}
+    return run_task(task, args, title=title or "spexjax explanation", model=model_desc, target=target,
+                    extra_provenance=extra, model_option="--model")
 
 
 @command("explain", help="explain which units of a text, alone and together, move a model's output")
@@ -450,11 +391,31 @@ def _add_legacy_run_options(p: argparse.ArgumentParser, *, budget: int, max_degr
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, target: str) -> Any:
-    """Explain any ValueFunction with ``n``/``feature_names``/``fingerprint`` and print/save like ``explain``."""
+@contextlib.contextmanager
+def _blame_model(name: str | None) -> Iterator[None]:
+    """A failure of the value function itself (endpoint down, bad values) becomes a one-line error on ``name``."""
+    from spexjax.errors import ValueFunctionError
+
+    try:
+        yield
+    except ValueFunctionError as err:
+        if name is None:
+            raise
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CliError(f"{name}: {msg}") from err
+
+
+def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, target: str,
+             extra_provenance: dict[str, Any] | None = None, model_option: str | None = None) -> Any:
+    """Explain any ValueFunction with ``n``/``feature_names``/``fingerprint``: run, measure R², print, save.
+
+    ``model_option`` names the option blamed when the value function fails during the run (``--model`` for an
+    endpoint that goes down); without it the error goes up as it is.
+    """
     import spexjax
     from spexjax.report import save_html, summary, with_meta
 
+    blame = functools.partial(_blame_model, model_option)
     _check_budget(args, task.n)
     _say(title)
     bar = _progress_bar(args.budget, not args.quiet)
@@ -465,8 +426,9 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
         options["cache"] = args.cache
     t0 = time.perf_counter()
     try:
-        result = algo(_counted(task, bar), task.n, budget=args.budget, max_degree=args.max_degree, key=args.seed,
-                      **options)
+        with blame():
+            result = algo(_counted(task, bar), task.n, budget=args.budget, max_degree=args.max_degree,
+                          key=args.seed, **options)
     finally:
         if bar is not None:
             bar.total = bar.n
@@ -475,24 +437,29 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
     extra: dict[str, Any] = {}
     if args.faithfulness:
         masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, task.n)) < 0.5
-        extra = {"faithfulness_r2": float(spexjax.faithfulness(result, task, masks)),
-                 "faithfulness_masks": int(args.faithfulness)}
+        with blame():
+            extra["faithfulness_r2"] = float(spexjax.faithfulness(result, task, masks))
+        extra["faithfulness_masks"] = int(args.faithfulness)
     fp = task.fingerprint() if callable(getattr(task, "fingerprint", None)) else None
-    prov = {"title": title.splitlines()[0], "model": model, "target": target, "method": args.method,
-            "budget": args.budget, "queries": result.queries, "seconds": round(seconds, 2),
+    prov = {"title": title.splitlines()[0], "model": model, "target": target, **(extra_provenance or {}),
+            "method": args.method, "budget": args.budget, "queries": result.queries, "seconds": round(seconds, 2),
             "max_degree": args.max_degree, "seed": args.seed, "spexjax_version": spexjax.__version__,
             "fingerprint": fp}
-    final = with_meta(result, provenance=prov, **extra)
+    hits = int(result.meta.get("cache_hits", 0) or 0)
+    if hits:
+        prov["cache hits"] = hits
+    final = with_meta(result, feature_names=list(task.feature_names), provenance=prov, **extra)
     _say("")
     _say(summary(final, k=args.top))
-    hits = int(result.meta.get("cache_hits", 0) or 0)
     cached = f", {hits} of them answered by the cache" if hits else ""
     _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
     if args.json:
-        final.save(args.json)
+        with option("--json"):
+            final.save(args.json)
         _say(f"result saved to {args.json}")
     if args.report:
-        save_html(final, args.report)
+        with option("--report"):
+            save_html(final, args.report)
         _say(f"report written to {args.report}")
     return final
 
