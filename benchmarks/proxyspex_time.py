@@ -13,10 +13,15 @@ R^2 is on 4000 fresh uniform masks against the exact function. spexjax also repo
 
 from __future__ import annotations
 
+import os
+
+# Both sides' LightGBM (spexjax's and shapiq's, n_jobs=-1) link libgomp: let its idle threads wait passively
+# for everyone alike, before anything loads it (spexjax sets this default itself; see proxies.lgbm).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import datetime
 import json
-import os
 import platform
 import sys
 import time
@@ -27,7 +32,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import spexjax.testing as sjt  # noqa: E402
-from spexjax.interactions import Interactions  # noqa: E402
 from spexjax.metrics import r2_score  # noqa: E402
 from spexjax.proxyspex import proxyspex, uniform_masks  # noqa: E402
 
@@ -58,7 +62,7 @@ def main() -> None:
     ap.add_argument("--ns", type=int, nargs="+", default=[32, 128, 512])
     ap.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))
     ap.add_argument("--budget", type=int, default=10000)
-    ap.add_argument("--no-spectralexplain", action="store_true")
+    ap.add_argument("--spectralexplain", action="store_true", help="also time spectralexplain (very slow)")
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--keys", type=int, default=1, help="spexjax keys per cell (times: mean; R^2: worst)")
     ap.add_argument("--out", default="benchmarks/results/proxyspex_time.json")
@@ -68,7 +72,8 @@ def main() -> None:
 
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "python": sys.version.split()[0],
            "jax": jax.__version__, "lightgbm": lightgbm.__version__, "platform": platform.platform(),
-           "cpus": os.cpu_count(), "budget": args.budget, "rows": []}
+           "cpus": os.cpu_count(), "budget": args.budget,
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "rows": []}
     try:
         import shapiq
 
@@ -99,7 +104,7 @@ def main() -> None:
             refs = []
             if not args.no_reference:
                 refs.append(("shapiq", _shapiq))
-                if not args.no_spectralexplain:
+                if args.spectralexplain:
                     refs.append(("spectralexplain", _spectralexplain))
             for rname, fn in refs:
                 try:

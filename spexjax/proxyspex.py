@@ -115,14 +115,23 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
     yc = y - y.mean()
     best_err = float(np.mean(yc * yc))
     best = {"idx": order[:0], "w": np.zeros(0), "alpha": None, "loo": best_err, "means": np.zeros(0)}
-    D, means, tried = np.zeros((m, 0)), np.zeros(0), []
-    misses = 0
-    for k in _term_grid(len(order)):
-        if k > D.shape[1]:  # sets are nested prefixes of ``order``
-            new = design_matrix(X, padded[order[D.shape[1] : k]])
+    grid = _term_grid(len(order))
+    # The sets are nested prefixes of ``order``: the centred design and its Gram matrix grow block by block
+    # (pages of the preallocated design are only touched as columns arrive), so each count pays only its
+    # eigendecomposition and hat-matrix products, not a new ``m k^2`` Gram product.
+    D = np.empty((m, grid[-1] if grid else 0), order="F")  # column blocks stay contiguous
+    G = np.empty((D.shape[1], D.shape[1]))
+    means, tried, have, misses = np.zeros(0), [], 0, 0
+    for k in grid:
+        if k > have:
+            new = design_matrix(X, padded[order[have:k]])
             means = np.concatenate([means, new.mean(axis=0)])
-            D = np.concatenate([D, new - new.mean(axis=0)], axis=1)
-        w, alpha, err = ridge_loo(D[:, :k], yc, return_error=True)
+            D[:, have:k] = new - means[have:k]
+            del new
+            G[:k, have:k] = D[:, :k].T @ D[:, have:k]
+            G[have:k, :have] = G[:have, have:k].T
+            have = k
+        w, alpha, err = ridge_loo(D[:, :k], yc, return_error=True, gram=G[:k, :k])
         tried.append(k)
         if err < best_err * 0.99:
             best = {"idx": order[:k], "w": w, "alpha": alpha, "loo": err, "means": means[:k]}
@@ -132,8 +141,8 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
             if misses >= patience:
                 break
     k0 = len(best["idx"])
-    Dk = D[:, :k0]
-    del D
+    Dk = np.array(D[:, :k0])
+    del D, G
     cand = ranked[: max(0, int(pool))]
     screened = 0
     for _ in range(rounds if m >= 32 else 0):

@@ -9,7 +9,7 @@ import spexjax.testing as sjt
 from spexjax.errors import BudgetError, SpexError
 from spexjax.metrics import faithfulness
 from spexjax.proxies.lgbm import LightGBMProxy, booster_to_forest
-from spexjax.proxyspex import proxyspex, select_by_energy, uniform_masks
+from spexjax.proxyspex import _term_grid, proxyspex, select_by_energy, uniform_masks
 
 FAST = {"num_boost_round": 80}
 
@@ -296,3 +296,65 @@ def test_hierarchy_step_under_noise() -> None:
     assert faithfulness(on, f, xt) >= faithfulness(off, f, xt) - 0.005
     assert faithfulness(on, f, xt) > 0.9
     assert on.meta["kept_terms"] < off.meta["kept_terms"]
+
+
+def test_count_search_equals_per_count_brute_force_leave_one_out() -> None:
+    """The count search (design and Gram matrix grown block by block, one eigendecomposition per count)
+    makes the same choice as the obvious procedure: per count, a fresh design of the top terms and, per
+    alpha, m ridge refits each leaving one sample out."""
+    from spexjax.proxyspex import _choose_terms
+    from spexjax.refit import DEFAULT_ALPHAS, design_matrix
+
+    rng = np.random.default_rng(2)
+    n, m = 10, 48
+    x = uniform_masks(3, m, n)
+    f = sjt.SparseFourier(n, [(0,), (1, 2), (3,), (4, 5), (6, 7, 8)], [1.0, -0.8, 0.5, 0.3, 0.2])
+    y = f(x) + 0.2 * rng.standard_normal(m) + 1.0
+    padded = np.concatenate([[[-1, -1, -1], [0, -1, -1], [1, 2, -1], [3, -1, -1], [4, 5, -1], [6, 7, 8]],
+                             [[i, -1, -1] for i in (9, 5, 2)], [[0, 9, -1], [2, 3, -1], [1, 4, 7]]])
+    coeffs = np.array([1.0, 0.9, -0.7, 0.45, 0.25, 0.2, 0.1, 0.09, 0.08, 0.07, 0.06, 0.05])
+    got = _choose_terms(x, y, padded, coeffs, cap=11, pool=0)
+
+    order = np.argsort(-np.abs(coeffs[1:]), kind="stable") + 1
+    yc = y - y.mean()
+    best = {"idx": order[:0], "loo": float(np.mean(yc * yc)), "alpha": None, "w": np.zeros(0)}
+    tried, misses = [], 0
+    for k in _term_grid(len(order)):
+        X = design_matrix(x, padded[order[:k]])
+        X = X - X.mean(axis=0)
+        errs = []
+        for a in DEFAULT_ALPHAS:
+            e = 0.0
+            for i in range(m):
+                keep = np.arange(m) != i
+                w = np.linalg.solve(X[keep].T @ X[keep] + a * np.eye(k), X[keep].T @ yc[keep])
+                e += float(yc[i] - X[i] @ w) ** 2
+            errs.append(e / m)
+        j = int(np.argmin(errs))
+        tried.append(k)
+        if errs[j] < best["loo"] * 0.99:
+            w = np.linalg.solve(X.T @ X + DEFAULT_ALPHAS[j] * np.eye(k), X.T @ yc)
+            best, misses = {"idx": order[:k], "loo": errs[j], "alpha": DEFAULT_ALPHAS[j], "w": w}, 0
+        else:
+            misses += 1
+            if misses >= 3:
+                break
+    assert got["tried"] == tried and len(tried) >= 4
+    np.testing.assert_array_equal(got["idx"], best["idx"])
+    assert got["alpha"] == best["alpha"]
+    assert got["loo"] == pytest.approx(best["loo"], rel=1e-8)
+    np.testing.assert_allclose(got["w"], best["w"], rtol=1e-8, atol=1e-10)
+
+
+def test_same_key_bit_identical_with_two_lightgbm_threads() -> None:
+    """deterministic=True + row-wise histograms: the whole result, not only the trees, is bit-identical
+    between one and two LightGBM threads and between repeated calls."""
+    n = 24
+    f = sjt.random_hierarchical_mobius(n, 4, 3, key=2)
+    runs = [proxyspex(f, n, budget=1500, max_degree=3, key=5,
+                      proxy=LightGBMProxy(num_threads=t, params={"num_boost_round": 60})) for t in (2, 2, 1)]
+    sup0, coef0 = runs[0].fourier()
+    for r in runs[1:]:
+        sup, coef = r.fourier()
+        assert sup == sup0
+        np.testing.assert_array_equal(coef, coef0)

@@ -15,7 +15,8 @@ import numpy as np
 
 from spexjax._rng import key_to_seed, numpy_rng
 
-__all__ = ["LightGBMProxy", "booster_to_forest", "DEFAULT_PARAMS", "SEARCH_GRID"]
+__all__ = ["LightGBMProxy", "booster_to_forest", "default_threads", "openmp_waits_passively", "DEFAULT_PARAMS",
+           "SEARCH_GRID"]
 
 # One fit, early-stopped: depth follows max_degree (a depth-d tree expresses interactions of order <= d).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -36,6 +37,57 @@ SEARCH_GRID: tuple[dict[str, Any], ...] = (
     {"learning_rate": 0.3, "depth_offset": -2},
     {"learning_rate": 0.3, "depth_offset": 1},
 )
+
+
+_PASSIVE: bool | None = None
+
+
+def openmp_waits_passively() -> bool:
+    """Make LightGBM's OpenMP (libgomp) threads wait passively, if still possible; say whether they do.
+
+    libgomp reads ``OMP_WAIT_POLICY`` once, when it is loaded. By default its idle threads spin, and on a
+    busy machine a spinning thread takes the time slice its partner needs: measured on a shared 2-core
+    machine at load ~8, two threads made a boosting round 7-20x *slower* than one (n = 128 and 512). With
+    ``PASSIVE`` the same two threads were 1.3-1.4x *faster* than one (same trees). So, unless the user set
+    ``OMP_WAIT_POLICY`` or libgomp is already loaded (then its setting is unknown and 1 thread is used), it
+    is set to ``PASSIVE`` before LightGBM is imported. Other libgomp users in the process see it too; it
+    only changes how idle threads wait, never a result.
+    """
+    global _PASSIVE
+    if _PASSIVE is None:
+        import os
+        import sys
+
+        policy = os.environ.get("OMP_WAIT_POLICY")
+        if policy is None and "lightgbm" not in sys.modules and not _libgomp_loaded():
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            policy = "PASSIVE"
+        _PASSIVE = (policy or "").strip().upper() == "PASSIVE"
+    return _PASSIVE
+
+
+def _libgomp_loaded() -> bool:
+    """Is a ``libgomp.so.1`` (the soname LightGBM links; torch ships one too) mapped already? (Wheels'
+    renamed copies, e.g. scikit-learn's ``libgomp-<hash>.so``, are separate instances and do not count.)"""
+    try:
+        with open("/proc/self/maps") as fh:
+            return any(line.rstrip().rsplit("/", 1)[-1].startswith("libgomp.so") for line in fh)
+    except OSError:  # not Linux: assume the worst (the policy cannot be known)
+        return True
+
+
+def default_threads() -> int:
+    """LightGBM threads when ``num_threads=None``: the usable cores, at most 8, if OpenMP waits passively
+    (:func:`openmp_waits_passively`), else 1."""
+    import os
+
+    if not openmp_waits_passively():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
 
 
 def _parse_array(text: str, dtype) -> np.ndarray:
@@ -92,21 +144,23 @@ class LightGBMProxy:
       search: try :data:`SEARCH_GRID` on the held-out split and keep the best (4 fits instead of 1).
       valid_fraction: share of the samples held out for early stopping / the search (the final spectrum
         is refit on all samples anyway, so nothing is wasted).
-      num_threads: LightGBM threads (default 1). With ``deterministic=True`` more threads give the same trees,
-        but on a busy machine they mostly wait for each other: at n = 512 on a shared 2-core machine two
-        threads made each boosting round 7-20x *slower*. Histograms are built row-wise
-        (``force_row_wise``): with many binary features (two bins each) one pass over the rows fills every
-        feature's histogram, 3.5x faster per round than column-wise at n = 512 and the same trees.
+      num_threads: LightGBM threads; ``None`` (default): the usable cores (at most 8) when OpenMP threads
+        wait passively, else 1 (see :func:`openmp_waits_passively`). ``deterministic=True`` (always set)
+        makes the trees independent of the thread count, so the same key gives the same result on any
+        machine. Histograms are built row-wise (``force_row_wise``): with many binary features (two bins
+        each) one pass over the rows fills every feature's histogram, 3.5x faster per round than column-wise
+        at n = 512 and the same trees.
     """
 
     params: dict[str, Any] = field(default_factory=dict)
     search: bool = False
     valid_fraction: float = 0.15
-    num_threads: int = 1
+    num_threads: int | None = None
     info: dict[str, Any] = field(default_factory=dict, init=False)
     booster: Any = field(default=None, init=False)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, max_degree: int, key: Any = 0) -> LightGBMProxy:
+        openmp_waits_passively()  # before LightGBM (and with it libgomp) is loaded
         import lightgbm as lgb
 
         X = np.asarray(X, dtype=np.float32)
@@ -123,7 +177,8 @@ class LightGBMProxy:
         # depth an interaction needs; the readout truncates the spectrum to max_degree anyway
         depth = int(base.pop("max_depth", max(1, min(int(max_degree) + 2, max(int(max_degree), 6)))))
         seed = key_to_seed(key) % (2**31 - 1)
-        common = {"verbosity": -1, "seed": seed, "deterministic": True, "num_threads": self.num_threads,
+        threads = self.num_threads if self.num_threads is not None else default_threads()
+        common = {"verbosity": -1, "seed": seed, "deterministic": True, "num_threads": int(threads),
                   "force_row_wise": True, "min_data_in_leaf": min(int(base.pop("min_data_in_leaf")), max(1, m // 4))}
         dtrain = lgb.Dataset(X[tr], y[tr], params={"max_bin": base["max_bin"], "min_data_in_bin": 1,
                                                    "verbosity": -1}, free_raw_data=False)
