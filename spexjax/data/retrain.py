@@ -27,7 +27,7 @@ from spexjax.errors import SpexError
 from spexjax.fingerprint import fingerprint
 from spexjax.value_functions import ValueFunction, check_masks
 
-__all__ = ["RetrainTask", "margin", "make_train_fn", "train_reference"]
+__all__ = ["RetrainTask", "margin", "make_batch_train_fn", "make_train_fn", "train_reference"]
 
 
 def margin(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -62,6 +62,54 @@ def make_train_fn(model: Model, optimizer: optax.GradientTransformation, X: jax.
         return margin(model.apply(params, x_test), y_test)
 
     return train_one
+
+
+def make_batch_train_fn(model: Model, optimizer: optax.GradientTransformation, X: jax.Array, y: jax.Array,
+                        x_test: jax.Array, y_test: jax.Array, *, steps: int, l2: float, seed: int) -> Callable:
+    """``weights float[B, n] -> margins float[B, T]``: ``B`` trainings at once, each the same as
+    :func:`make_train_fn`'s (same init, loss, optimizer and steps; equal up to float32 round-off).
+
+    Without ``model.apply_many`` this is ``vmap`` of the single-model training. With it, the loss of all
+    ``B`` models is written on the stacked parameters and the shared features-major inputs ``X^T``, so every
+    step is two large GEMMs over (models x points) plus a softmax along the points axis; the optimizer is
+    ``vmap``-ed over the model axis (each model keeps its own state, as in the single-model training).
+    """
+    if model.apply_many is None:
+        return jax.vmap(make_train_fn(model, optimizer, X, y, x_test, y_test, steps=steps, l2=l2, seed=seed))
+    n = X.shape[0]
+    XT = jnp.asarray(X.reshape(n, -1).T)
+    xtT = jnp.asarray(x_test.reshape(x_test.shape[0], -1).T)
+    params1 = model.init(jax.random.PRNGKey(seed))
+
+    onehot = jax.nn.one_hot(y, int(jax.eval_shape(model.apply, params1, X[:1]).shape[-1]), dtype=X.dtype).T
+
+    def loss(P: Any, weights: jax.Array) -> jax.Array:
+        logits = model.apply_many(P, XT)  # (B, C, n)
+        # cross-entropy as logsumexp minus the label's logit picked by a one-hot product: optax's
+        # take_along_axis becomes a scatter over (B, C, n) in the backward pass, slow on CPU
+        top = jax.lax.stop_gradient(logits.max(axis=1, keepdims=True))
+        lse = jnp.log(jnp.sum(jnp.exp(logits - top), axis=1)) + top[:, 0]
+        ce = lse - jnp.sum(onehot * logits, axis=1)  # (B, n)
+        data = jnp.sum(weights * ce, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
+        pen = sum(jnp.sum((p * p).reshape(p.shape[0], -1), axis=1) for p in jax.tree_util.tree_leaves(P))
+        return jnp.sum(data + 0.5 * l2 * pen)  # models are independent: the gradient of the sum is per model
+
+    grad = jax.grad(loss)
+
+    def train_many(weights: jax.Array) -> jax.Array:
+        B = weights.shape[0]
+        P0 = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (B, *a.shape)), params1)
+
+        def step(carry, _):
+            P, state = carry
+            updates, state = jax.vmap(optimizer.update)(grad(P, weights), state, P)
+            return (optax.apply_updates(P, updates), state), None
+
+        (P, _), _ = jax.lax.scan(step, (P0, jax.vmap(optimizer.init)(P0)), None, length=steps)
+        logits = jnp.swapaxes(model.apply_many(P, xtT), 1, 2)  # (B, T, C)
+        return jax.vmap(margin, in_axes=(0, None))(logits, y_test)
+
+    return train_many
 
 
 def train_reference(task: RetrainTask, mask: np.ndarray) -> np.ndarray:
@@ -192,9 +240,9 @@ class RetrainTask(ValueFunction):
             "y_test": jnp.asarray(yt), "steps": int(steps), "l2": float(l2), "seed": int(seed), "cache": {},
             "trained": 0,
         }
-        train_one = make_train_fn(net, opt, self._shared["X"], self._shared["y"], self._shared["x_test"],
-                                  self._shared["y_test"], steps=int(steps), l2=float(l2), seed=int(seed))
-        self._shared["train"] = jax.jit(jax.vmap(train_one))
+        train_many = make_batch_train_fn(net, opt, self._shared["X"], self._shared["y"], self._shared["x_test"],
+                                         self._shared["y_test"], steps=int(steps), l2=float(l2), seed=int(seed))
+        self._shared["train"] = jax.jit(train_many)
         ident = None
         if isinstance(model, str):
             ident = {"name": model, "options": opts}
