@@ -358,3 +358,20 @@ def test_same_key_bit_identical_with_two_lightgbm_threads() -> None:
         sup, coef = r.fourier()
         assert sup == sup0
         np.testing.assert_array_equal(coef, coef0)
+
+
+def test_default_lightgbm_threads_follow_the_openmp_wait_policy(monkeypatch) -> None:
+    """Spinning OpenMP threads on a busy machine made two threads 7-20x slower than one: more than one
+    thread only when they wait passively."""
+    import spexjax.proxies.lgbm as lg
+
+    monkeypatch.setattr(lg, "_PASSIVE", False)
+    assert lg.default_threads() == 1
+    monkeypatch.setattr(lg, "_PASSIVE", True)
+    assert 1 <= lg.default_threads() <= 8
+    monkeypatch.setattr(lg, "_PASSIVE", None)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")  # the user's setting is never overridden
+    assert lg.openmp_waits_passively() is False
+    import os
+
+    assert os.environ["OMP_WAIT_POLICY"] == "active"
