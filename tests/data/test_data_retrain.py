@@ -133,3 +133,18 @@ def test_planted_duplicates_are_the_most_redundant_pair():
     sup, co = res.mobius()
     pairs = [(c, s) for s, c in zip(sup, co, strict=True) if len(s) == 2]
     assert min(pairs)[1] == (n0, n0 + 1) and min(pairs)[0] < 0
+
+
+@pytest.mark.parametrize("name", ["logistic", "mlp"])
+def test_apply_many_equals_vmapped_apply(name):
+    """The stacked features-major forward the trainer uses is vmap(apply) up to layout."""
+    m = spexjax.data.make_model(name, (8, 8), 10)
+    assert m.apply_many is not None
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    stacked = jax.vmap(m.init)(keys)
+    stacked = jax.tree_util.tree_map(lambda p: p + 0.1 * jax.random.normal(jax.random.PRNGKey(4), p.shape), stacked)
+    x = jax.random.uniform(jax.random.PRNGKey(5), (7, 8, 8))
+    want = jax.vmap(m.apply, in_axes=(0, None))(stacked, x)  # (B, N, C)
+    got = m.apply_many(stacked, x.reshape(7, -1).T)  # (B, C, N)
+    np.testing.assert_allclose(np.swapaxes(got, 1, 2), want, rtol=1e-5, atol=1e-5)
+    assert spexjax.data.make_model("cnn", (8, 8, 1), 10).apply_many is None  # cnn keeps the generic vmap
