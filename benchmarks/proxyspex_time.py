@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10000)
     ap.add_argument("--spectralexplain", action="store_true", help="also time spectralexplain (very slow)")
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--max-degree", type=int, default=None, help="max_degree of every method (default: the "
+                    "function's degree)")
     ap.add_argument("--keys", type=int, default=1, help="spexjax keys per cell (times: mean; R^2: worst)")
     ap.add_argument("--out", default="benchmarks/results/proxyspex_time.json")
     args = ap.parse_args()
@@ -73,7 +75,7 @@ def main() -> None:
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "python": sys.version.split()[0],
            "jax": jax.__version__, "lightgbm": lightgbm.__version__, "platform": platform.platform(),
            "cpus": os.cpu_count(), "budget": args.budget,
-           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "rows": []}
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "git": _git_rev(), "rows": []}
     try:
         import shapiq
 
@@ -86,12 +88,13 @@ def main() -> None:
     if not args.no_reference:
         _shapiq(fw, 32, 300, 2)
     for name in args.functions:
-        top, deg, fkey = FUNCTIONS[name]
+        top, fdeg, fkey = FUNCTIONS[name]
+        deg = args.max_degree or fdeg
         for n in args.ns:
-            f = sjt.random_hierarchical_mobius(n, top, deg, key=fkey)
+            f = sjt.random_hierarchical_mobius(n, top, fdeg, key=fkey)
             xt = uniform_masks(777, 4000, n)
             yt = f(xt)
-            row = {"function": name, "n": n, "terms": len(f.supports), "degree": deg,
+            row = {"function": name, "n": n, "terms": len(f.supports), "degree": fdeg, "max_degree": deg,
                    "load": round(os.getloadavg()[0], 2)}
             r2s, secs, stages = [], [], []
             for key in range(args.keys):
@@ -126,18 +129,30 @@ def main() -> None:
     print("wrote", args.out)
 
 
+def _git_rev() -> str | None:
+    import subprocess
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        return rev.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def markdown(data) -> str:
     L = ["# ProxySPEX time vs the references", "",
-         f"{data['date']}, Python {data['python']}, JAX {data['jax']}, LightGBM {data['lightgbm']}, shapiq "
+         f"{data['date']}, git {data.get('git')}, OMP_WAIT_POLICY={data.get('omp_wait_policy')!r}, "
+         f"Python {data['python']}, JAX {data['jax']}, LightGBM {data['lightgbm']}, shapiq "
          f"{data.get('shapiq')}; {data['platform']}, {data['cpus']} CPUs (shared, loaded: compare the ratios, "
          f"which are taken within one run). Budget {data['budget']}; R^2 on 4000 fresh uniform masks.", "",
-         "| function | n | terms | spexjax R^2 | s | shapiq R^2 | s | spectralexplain R^2 | s | ratio (faster ref / "
-         "spexjax) | load |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+         "| function | n | terms | max_degree | spexjax R^2 | s | shapiq R^2 | s | spectralexplain R^2 | s "
+         "| ratio (faster ref / spexjax) | load |", "|" + " --- |" * 12]
     for r in data["rows"]:
         def c(k, f, r=r):
             v = r.get(k, {}).get(f)
             return "-" if v is None else (f"{v:.4f}" if f == "r2" else f"{v:.2f}")
-        L.append(f"| {r['function']} | {r['n']} | {r['terms']} | {c('spexjax', 'r2')} | {c('spexjax', 's')} "
+        L.append(f"| {r['function']} | {r['n']} | {r['terms']} | {r.get('max_degree', r['degree'])} "
+                 f"| {c('spexjax', 'r2')} | {c('spexjax', 's')} "
                  f"| {c('shapiq', 'r2')} | {c('shapiq', 's')} | {c('spectralexplain', 'r2')} "
                  f"| {c('spectralexplain', 's')} | {r.get('ratio_vs_faster_reference', '-')} | {r['load']} |")
     return "\n".join(L) + "\n"
