@@ -108,7 +108,7 @@ def main() -> None:
     doc = {
         "benchmark": "data_store_scale",
         "command": "python3 " + " ".join(sys.argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "device": f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared)",
         "store": {"M": args.M, "n": args.n, "T": 1, "bytes_on_disk": size, "noise_sd": args.noise,
                   "planted_terms": len(terms), "max_planted_order": max(len(s) for s, _ in terms)},

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -164,7 +163,8 @@ def markdown(data) -> str:
         L += ["## A real value function: words of a review under the embedded MiniLM (n = 36)", "",
               "Zero-shot sentiment log-odds of the ablated review under the embedded MiniLM "
               "(`PromptTask(default_backend(), REVIEW)`, the review of `benchmarks/proxyspex_real.py`), "
-              f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}.", "", "| samples " + head, "| --- |" + sep]
+              f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}.", "",
+              "| samples " + head, "| --- |" + sep]
         L += [f"| {r['samples']} | " + tail(r) for r in rr]
         L.append("")
     return "\n".join(L) + "\n"

@@ -52,7 +52,7 @@ def test_ten_terms_at_n2048_stop_within_10000_queries():
     X = np.random.default_rng(5).random((400, 2048)) < 0.5
     assert spexjax.faithfulness(res, f, X) >= 0.99
     rounds = res.meta["rounds"]
-    assert rounds[-1]["r2"] >= 0.99 and all(0 < q["b"] - p["b"] <= 2 for p, q in zip(rounds, rounds[1:]))
+    assert rounds[-1]["r2"] >= 0.99 and all(0 < q["b"] - p["b"] <= 2 for p, q in zip(rounds, rounds[1:], strict=False))
 
 
 def test_rounds_pay_only_the_new_half_and_the_budget_caps():

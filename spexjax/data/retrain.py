@@ -147,7 +147,8 @@ def _labels(y: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
-            raise SpexError(f"{name} has non-finite labels at rows {np.nonzero(~np.isfinite(arr.reshape(-1)))[0][:10].tolist()}")
+            rows = np.nonzero(~np.isfinite(arr.reshape(-1)))[0][:10].tolist()
+            raise SpexError(f"{name} has non-finite labels at rows {rows}")
         if not np.all(arr == np.round(arr)):
             raise SpexError(f"{name} must hold integer class labels; got non-integer values")
     if arr.size and arr.min() < 0:
@@ -215,7 +216,8 @@ class RetrainTask(ValueFunction):
         xt = xt[None] if single else xt
         yt = _labels(y_test, "y_test").reshape(-1)
         if yt.shape != (xt.shape[0],):
-            raise SpexError(f"y_test must have {xt.shape[0]} label(s), one per test point; got shape {np.shape(y_test)}")
+            raise SpexError(f"y_test must have {xt.shape[0]} label(s), one per test point; "
+                            f"got shape {np.shape(y_test)}")
         C = int(max(y.max(initial=0), yt.max(initial=0))) + 1
         if num_classes is not None:
             if int(num_classes) < C:

@@ -1,7 +1,7 @@
 """Ray executor on a local Ray instance: same results as in-process, failures retried and reported.
 
 The Ray driver runs in its own process (``ray_session.py``), never inside the pytest(-xdist) worker: see
-that module's docstring for why. 
+that module's docstring for why.
 """
 
 from __future__ import annotations
