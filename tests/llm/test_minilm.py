@@ -84,13 +84,16 @@ def _ragged(model, k=23, seed=0):
 
 
 def test_pack_rows_and_chunks():
-    from spexjax.llm.minilm import pack_rows, pow2_chunks
+    from spexjax.llm.minilm import pack_rows, row_chunks
 
     lengths = np.array([30, 3, 64, 10, 10, 2, 50, 7])
     rows = pack_rows(lengths, 64, 4)
     assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
     assert all(lengths[r].sum() <= 64 and len(r) <= 4 for r in rows)
-    assert pow2_chunks(13, 8) == [8, 4, 1] and pow2_chunks(40, 16) == [16, 16, 8] and pow2_chunks(0, 4) == []
+    assert row_chunks(13, 8) == [8, 4, 1] and row_chunks(40, 16) == [16, 16, 8] and row_chunks(0, 4) == []
+    assert row_chunks(7, 16) == [6, 1] and row_chunks(13, 16) == [12, 1] and row_chunks(5, 1) == [1] * 5
+    # first-fit decreasing: 64 + 64 share a row and the 4s join the 60 (2 rows; longest-with-shortest took 3)
+    assert sorted(map(sorted, pack_rows(np.array([64, 64, 60] + [4] * 8), 128, 32))) == [[0, 1], [2, *range(3, 11)]]
 
 
 def test_packed_equals_one_sequence_per_row(model):
