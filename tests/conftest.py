@@ -33,6 +33,29 @@ def _build_tiny_causal_lm(arch: str, vocab_size: int, *, seed: int = 0, max_posi
     raise ValueError(f"arch must be 'gpt2' or 'llama'; got {arch!r}")
 
 
+def _ridge_loo_errors(X: Any, y: Any, alphas: Any) -> list[float]:
+    """The obvious definition of ridge leave-one-out error: for every alpha, refit without each sample in turn
+    (columns held fixed, no intercept) and average the squared errors on the left-out samples."""
+    import numpy as np
+
+    m, K = X.shape
+    errs = []
+    for a in alphas:
+        e = 0.0
+        for i in range(m):
+            keep = np.arange(m) != i
+            w = np.linalg.solve(X[keep].T @ X[keep] + a * np.eye(K), X[keep].T @ y[keep])
+            e += float(y[i] - X[i] @ w) ** 2
+        errs.append(e / m)
+    return errs
+
+
+@pytest.fixture(scope="session")
+def ridge_loo_reference() -> Callable[..., list[float]]:
+    """``ridge_loo_reference(X, y, alphas) -> [LOO error per alpha]`` by refitting (slow, obvious)."""
+    return _ridge_loo_errors
+
+
 @pytest.fixture(scope="session")
 def tiny_causal_lm() -> Callable[..., Any]:
     """``tiny_causal_lm(arch, vocab_size, *, seed=0, max_positions=128, heads=4, **config) -> model``."""
