@@ -49,11 +49,12 @@ from spexjax.proxyspex import uniform_masks  # noqa: E402
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
 
-def throughput(X, y, xt, yt, *, steps: int, batch: int, loop_models: int, rounds: int, seed: int = 0) -> dict:
+def throughput(X, y, xt, yt, *, steps: int, batch: int | None, loop_models: int, rounds: int, seed: int = 0) -> dict:
     """Models per second of each trainer, measured in ``rounds`` interleaved rounds (this 2-core machine is
     shared, so one timing swings 2x with the load): every round times each trainer once on fresh masks; the
     ratios are taken between the best rounds and between the median rounds of the same run."""
     task = RetrainTask(X, y, xt, yt, steps=steps, batch_size=batch)
+    batch = task.batch_size  # None: the task's own default for this model
     sh = task._shared
     rng = np.random.default_rng(seed)
     warm = rng.random((batch, task.n)) < 0.5
@@ -146,7 +147,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-train", type=int, default=1297)
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=None, help="models per compiled call (default: RetrainTask's)")
     ap.add_argument("--throughput-n", type=int, nargs="+", default=[200, 1297],
                     help="training-set sizes at which throughput is measured")
     ap.add_argument("--loop-models", type=int, default=16)

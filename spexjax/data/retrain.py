@@ -167,6 +167,24 @@ def _features(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _drop_inert_features(X: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened ``X, x_test`` without the features that are 0 on every training point.
+
+    Exact for the logistic model (zero init): such a feature's weights get gradient 0 (data) + l2 * 0
+    (penalty) at every step, so any optax rule that maps a zero gradient at a zero parameter to a zero update
+    (sgd, momentum, adam, adamw, clipping, ...) keeps them 0, and the feature never moves a logit, on training
+    or test points. Images have many such pixels (digits: 3 of 64 over the 1,297-image training split, 7 over
+    its first 200), and every one saved is a column of both GEMMs per step.
+    """
+    flat = X.reshape(X.shape[0], -1)
+    active = np.flatnonzero(np.any(flat != 0, axis=0))
+    if active.size == flat.shape[1]:
+        return X, xt
+    if active.size == 0:  # every feature is 0: keep one (its weights stay 0), so the shapes stay non-empty
+        active = np.zeros(1, dtype=np.int64)
+    return np.ascontiguousarray(flat[:, active]), np.ascontiguousarray(xt.reshape(xt.shape[0], -1)[:, active])
+
+
 class RetrainTask(ValueFunction):
     """Value function over training points: train on the kept ones, read the margin of a test point.
 
@@ -175,8 +193,10 @@ class RetrainTask(ValueFunction):
       y_train: ``int[n]`` class labels in ``[0, num_classes)``.
       x_test: one test input (shape ``X_train.shape[1:]``) or a batch ``(T, ...)`` of them.
       y_test: its label (an int) or ``int[T]``.
-      model: ``"logistic"`` (softmax regression from zero), ``"mlp"``, ``"cnn"`` (images) or an
-        ``(init, apply)`` pair: ``init(key) -> params``, ``apply(params, x[N, ...]) -> logits[N, C]``.
+      model: ``"logistic"`` (softmax regression from zero; features that are 0 on every training point are
+        left out of the GEMMs, which changes no value: see :func:`_drop_inert_features`), ``"mlp"``,
+        ``"cnn"`` (images) or an ``(init, apply)`` pair: ``init(key) -> params``,
+        ``apply(params, x[N, ...]) -> logits[N, C]``.
       steps: full-batch optimizer steps per training (fixed: a value is a function of the mask alone).
       optimizer: an ``optax.GradientTransformation`` (default ``optax.adam(lr)``).
       lr: learning rate of the default optimizer (default 0.1 for the convex logistic model, 0.01 otherwise:
@@ -185,11 +205,12 @@ class RetrainTask(ValueFunction):
       seed: key of the initial parameters (the same init for every mask).
       num_classes: default ``max label + 1``.
       batch_size: masks trained per compiled call (memory is ``batch_size`` models and their activations on
-        all ``n`` points); bigger batches are split, smaller ones padded to a power of two. On this 2-core
-        CPU (digits, logistic, stacked trainer) 64 models per call was as fast as or faster than 32 and 128
-        at n = 1297 (the two GEMMs per step run near one core's peak from B ~ 64 on) and ~20% faster than 32
-        at n = 200; with the generic ``vmap`` trainer (user models, cnn) 16-32 beat 256, whose
-        (models x points x classes) activations no longer fit in cache.
+        all ``n`` points); bigger batches are split, smaller ones padded to a power of two. ``None`` (default)
+        picks by trainer: 128 for the stacked trainer of the flat built-ins (logistic, mlp), 32 for the generic
+        ``vmap`` trainer (cnn, a user's model). Measured on this 2-core CPU (digits, logistic, 100 steps):
+        128 models per call ran 1150-1400 models/s at n = 200 against 900-990 at 64, and tied 64 and 256 at
+        n = 1297 (~210/s); with the generic ``vmap`` trainer 16-32 beat 256, whose (models x points x classes)
+        activations no longer fit in cache.
       test_index: which test point :meth:`evaluate` values (column of :meth:`margins`); see :meth:`for_test`.
       model_id: identity of a user's ``(init, apply)`` pair for :meth:`fingerprint` (without it the
         fingerprint is ``None`` and a cache needs ``fingerprint=``).
@@ -199,7 +220,7 @@ class RetrainTask(ValueFunction):
 
     def __init__(self, X_train: Any, y_train: Any, x_test: Any, y_test: Any, *, model: Any = "logistic",
                  steps: int = 100, optimizer: optax.GradientTransformation | None = None, lr: float | None = None,
-                 l2: float = 1e-3, seed: int = 0, num_classes: int | None = None, batch_size: int = 64,
+                 l2: float = 1e-3, seed: int = 0, num_classes: int | None = None, batch_size: int | None = None,
                  test_index: int = 0, model_id: str | None = None, feature_names: Any = None,
                  model_options: dict[str, Any] | None = None):
         X = _features(X_train, "X_train")
@@ -225,7 +246,8 @@ class RetrainTask(ValueFunction):
             C = int(num_classes)
         if C < 2:
             raise SpexError("labels must name at least 2 classes (got only class 0); pass num_classes=")
-        for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+        for name, v, lo in (("steps", steps, 1), ("batch_size", 1 if batch_size is None else batch_size, 1),
+                            ("seed", seed, 0)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
                 raise SpexError(f"{name} must be an int >= {lo}; got {v!r}")
         if not (np.isfinite(l2) and l2 >= 0):
@@ -234,19 +256,24 @@ class RetrainTask(ValueFunction):
         if isinstance(model, str) and model == "cnn" and X.ndim == 3:
             X, xt = X[..., None], xt[..., None]
         opts = dict(model_options or {})
-        net = make_model(model, X.shape[1:], C, **opts)
+        X_fit, xt_fit = X, xt
+        if isinstance(model, str) and model == "logistic":
+            X_fit, xt_fit = _drop_inert_features(X, xt)
+        net = make_model(model, X_fit.shape[1:], C, **opts)
         if lr is None:
             lr = 0.1 if isinstance(model, str) and model == "logistic" else 0.01
         opt = optimizer if optimizer is not None else optax.adam(float(lr))
         self.n = int(X.shape[0])
         self.num_tests = int(xt.shape[0])
         self._set_index(test_index)
+        if batch_size is None:
+            batch_size = 128 if net.apply_many is not None else 32
         self.batch_size = int(batch_size)
         self._names = None if feature_names is None else [str(s) for s in feature_names]
         if self._names is not None and len(self._names) != self.n:
             raise SpexError(f"feature_names must have {self.n} names; got {len(self._names)}")
         self._shared: dict[str, Any] = {
-            "model": net, "optimizer": opt, "X": jnp.asarray(X), "y": jnp.asarray(y), "x_test": jnp.asarray(xt),
+            "model": net, "optimizer": opt, "X": jnp.asarray(X_fit), "y": jnp.asarray(y), "x_test": jnp.asarray(xt_fit),
             "y_test": jnp.asarray(yt), "steps": int(steps), "l2": float(l2), "seed": int(seed), "cache": {},
             "trained": 0,
         }

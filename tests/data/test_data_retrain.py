@@ -85,6 +85,29 @@ def test_user_model_pair_equals_builtin(digits):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_logistic_drops_features_zero_on_every_training_point(digits):
+    """Digits have pixels that are 0 on every training image; the built-in logistic leaves them out of its
+    GEMMs. Same margins as the unpruned user pair, even when the test point is non-zero on them."""
+    X, y, Xt, yt = digits
+    X = X.copy()
+    X[:, 2, 3] = 0.0  # one more inert pixel, lit in the test image
+    xt = Xt[:2].copy()
+    xt[:, 2, 3] = 9.0
+    task = RetrainTask(X, y, xt, yt[:2], steps=8, lr=0.1)
+    d_active = int(np.any(X.reshape(len(X), -1) != 0, axis=0).sum())
+    assert task._shared["X"].shape == (len(X), d_active) and d_active < 64
+    m = spexjax.data.logistic((8, 8), 10)
+    full = RetrainTask(X, y, xt, yt[:2], model=(m.init, m.apply), steps=8, lr=0.1)
+    masks = _masks(len(y), 4, seed=3)
+    np.testing.assert_allclose(task.margins(masks), full.margins(masks), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(task.margins(masks)[0], train_reference(task, masks[0]), rtol=1e-4, atol=1e-4)
+    # an all-zero training set keeps one (inert) feature: only the biases learn, as in the unpruned model
+    zero = RetrainTask(np.zeros_like(X), y, xt, yt[:2], steps=3, lr=0.1)
+    assert zero._shared["X"].shape == (len(X), 1)
+    zfull = RetrainTask(np.zeros_like(X), y, xt, yt[:2], model=(m.init, m.apply), steps=3, lr=0.1)
+    np.testing.assert_allclose(zero.margins(masks), zfull.margins(masks), rtol=1e-5, atol=1e-5)
+
+
 def test_flat_features_and_single_point(digits):
     X, y, Xt, yt = digits
     task = RetrainTask(X.reshape(len(X), -1), y, Xt[5].reshape(-1), int(yt[5]), steps=5)
