@@ -3,7 +3,8 @@
 Cells (each a ``spexjax.testing.random_sparse_fourier`` function, noise-free, hard decoding, ``key=7``):
   * n sweep:     n in 10^2 .. 10^7, 100 terms of degree <= 4, ``b = 8``;
   * terms sweep: n = 10^6, 10 / 100 / 1000 terms of degree <= 5, ``b = ceil(log2 terms) + 1`` (the 1000-term
-    cell is the million-feature acceptance case: ``budget = 3 * 101 * 2048``).
+    cell is the million-feature acceptance case: ``budget = 3 * 101 * 2048``);
+  * ceiling:     n = 10^7, 1000 terms of degree <= 5, ``b = 11`` (not drawn in the PNG; in the JSON).
 Budget = ``3 * (P + 1) * 2^b`` (three hash groups, no random extra rows).
 
 What a cell records (fresh subprocesses, so "cold" is cold and peak RSS is per cell):
@@ -55,6 +56,8 @@ def cells(quick: bool) -> list[dict]:
         for terms in (10, 100, 1000):
             b = max(4, math.ceil(math.log2(terms)) + 1)
             out.append(dict(sweep="terms", n=1_000_000, terms=terms, degree=5, b=b))
+        # the ceiling: ten million features, 1,000 terms of degree <= 5 (target: <= 60 s, <= 8 GB on 2 cores)
+        out.append(dict(sweep="ceiling", n=10_000_000, terms=1000, degree=5, b=11))
     return out
 
 
