@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from spexjax.data.models import Model, make_model
+from spexjax.data.models import Model, logistic_bias_row, make_model
 from spexjax.errors import SpexError
 from spexjax.fingerprint import fingerprint
 from spexjax.value_functions import ValueFunction, check_masks
@@ -185,6 +185,12 @@ def _drop_inert_features(X: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.
     return np.ascontiguousarray(flat[:, active]), np.ascontiguousarray(xt.reshape(xt.shape[0], -1)[:, active])
 
 
+def _with_ones(x: np.ndarray) -> np.ndarray:
+    """Flattened ``x`` with a last constant-1 feature (the bias input of :func:`logistic_bias_row`)."""
+    flat = x.reshape(x.shape[0], -1)
+    return np.concatenate([flat, np.ones((flat.shape[0], 1), flat.dtype)], axis=1)
+
+
 class RetrainTask(ValueFunction):
     """Value function over training points: train on the kept ones, read the margin of a test point.
 
@@ -259,7 +265,13 @@ class RetrainTask(ValueFunction):
         X_fit, xt_fit = X, xt
         if isinstance(model, str) and model == "logistic":
             X_fit, xt_fit = _drop_inert_features(X, xt)
-        net = make_model(model, X_fit.shape[1:], C, **opts)
+        if isinstance(model, str) and model == "logistic" and optimizer is None and not opts:
+            # the default Adam is elementwise: the bias as a last weight row fed by a constant-1 feature is the
+            # same training with one parameter array per model instead of two (see logistic_bias_row)
+            X_fit, xt_fit = _with_ones(X_fit), _with_ones(xt_fit)
+            net = logistic_bias_row(X_fit.shape[1] - 1, C)
+        else:
+            net = make_model(model, X_fit.shape[1:], C, **opts)
         if lr is None:
             lr = 0.1 if isinstance(model, str) and model == "logistic" else 0.01
         opt = optimizer if optimizer is not None else optax.adam(float(lr))

@@ -95,7 +95,9 @@ def test_logistic_drops_features_zero_on_every_training_point(digits):
     xt[:, 2, 3] = 9.0
     task = RetrainTask(X, y, xt, yt[:2], steps=8, lr=0.1)
     d_active = int(np.any(X.reshape(len(X), -1) != 0, axis=0).sum())
-    assert task._shared["X"].shape == (len(X), d_active) and d_active < 64
+    # the active features plus the constant-1 bias input (default optimizer: bias as the last weight row)
+    assert task._shared["X"].shape == (len(X), d_active + 1) and d_active < 64
+    np.testing.assert_array_equal(task._shared["X"][:, -1], 1.0)
     m = spexjax.data.logistic((8, 8), 10)
     full = RetrainTask(X, y, xt, yt[:2], model=(m.init, m.apply), steps=8, lr=0.1)
     masks = _masks(len(y), 4, seed=3)
@@ -103,9 +105,23 @@ def test_logistic_drops_features_zero_on_every_training_point(digits):
     np.testing.assert_allclose(task.margins(masks)[0], train_reference(task, masks[0]), rtol=1e-4, atol=1e-4)
     # an all-zero training set keeps one (inert) feature: only the biases learn, as in the unpruned model
     zero = RetrainTask(np.zeros_like(X), y, xt, yt[:2], steps=3, lr=0.1)
-    assert zero._shared["X"].shape == (len(X), 1)
+    assert zero._shared["X"].shape == (len(X), 2)
     zfull = RetrainTask(np.zeros_like(X), y, xt, yt[:2], model=(m.init, m.apply), steps=3, lr=0.1)
     np.testing.assert_allclose(zero.margins(masks), zfull.margins(masks), rtol=1e-5, atol=1e-5)
+
+
+def test_logistic_bias_row_is_the_same_training(digits):
+    """The default logistic keeps its bias as a last weight row; with a user optimizer it keeps {w, b}.
+    Both train the same model: equal margins (float32 round-off only)."""
+    import optax
+
+    X, y, Xt, yt = digits
+    merged = RetrainTask(X, y, Xt[:3], yt[:3], steps=20, lr=0.1)
+    split = RetrainTask(X, y, Xt[:3], yt[:3], steps=20, optimizer=optax.adam(0.1))
+    assert set(merged._shared["model"].init(jax.random.PRNGKey(0))) == {"wb"}
+    assert set(split._shared["model"].init(jax.random.PRNGKey(0))) == {"w", "b"}
+    masks = _masks(len(y), 6, seed=4)
+    np.testing.assert_allclose(merged.margins(masks), split.margins(masks), rtol=1e-4, atol=1e-4)
 
 
 def test_flat_features_and_single_point(digits):
