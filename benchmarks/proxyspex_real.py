@@ -5,8 +5,8 @@
 Three applications, all offline: words of a movie review under MiniLM-L6 (zero-shot sentiment log-odds,
 n = 36), data attribution (margin of a digits test image after training on subsets of 64 digits), and
 MiniLM's 72 attention heads (mean log-prob of the right label on the built-in topic task). The committed
-results/proxyspex_real.* came from the earlier versions of these tasks (cosine to the full text, breast-cancer
-points, embedding cosine for heads; commit 3e984ce) and have not been rerun since the tasks changed.
+results/proxyspex_real.* are from these tasks (rerun 2026-12-02; the first version, commit 3e984ce, used cosine
+to the full text, breast-cancer points and an embedding cosine for heads).
 For each, 2000 uniform masks are evaluated once; the
 first B of them feed both variants (``samples=``, ``budget=0``: identical data), and R^2 is measured on the
 1000 masks after them. Writes ``benchmarks/results/proxyspex_real.{json,md}``.
