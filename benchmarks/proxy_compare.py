@@ -114,6 +114,7 @@ def real(args, out):
         rows.append(row)
         print(json.dumps(row), flush=True)
     out["real"] = rows
+    out["real_run"] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "git": bench._git_rev(), "load": loadavg()}
 
 
 def _fmt(c):
@@ -136,7 +137,8 @@ def markdown(data) -> str:
             "-" if r.get(p, {}).get("proxy_valid_r2") is None else f"{r[p]['proxy_valid_r2']:.3f}" for p in ps) + " |"
 
     L = ["# ProxySPEX proxies at equal samples: LightGBM vs the Fourier network", "",
-         f"Date {data.get('date')}, git {data.get('git')}; load average before {data.get('load_before')}, after "
+         f"Last run {data.get('date')}, git {data.get('git')} (sections run alone say so); load average "
+         f"before {data.get('load_before')}, after "
          f"{data.get('load_after')} (a shared 2-core machine: seconds are noisy; compare within a row). Cells: "
          "mean R^2 over keys 0..K-1 (K per section below; per key in the JSON), and mean seconds of a whole "
          "`proxyspex` call (the Fourier network's first key at a new sample count also pays its JIT compile; "
@@ -163,7 +165,10 @@ def markdown(data) -> str:
         L += ["## A real value function: words of a review under the embedded MiniLM (n = 36)", "",
               "Zero-shot sentiment log-odds of the ablated review under the embedded MiniLM "
               "(`PromptTask(default_backend(), REVIEW)`, the review of `benchmarks/proxyspex_real.py`), "
-              f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}.", "",
+              f"`max_degree=4`; every proxy gets the same samples; K = {nkeys(rr)}."
+              + (" Measured {date}, git {git}, load {load}.".format(**data["real_run"])
+                 if data.get("real_run") else ""),
+              "",
               "| samples " + head, "| --- |" + sep]
         L += [f"| {r['samples']} | " + tail(r) for r in rr]
         L.append("")
