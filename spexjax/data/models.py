@@ -90,8 +90,9 @@ def logistic_bias_row(d: int, num_classes: int) -> Model:
 
     The same model and, under an elementwise optimizer (Adam, SGD, ...) and an L2 penalty on all parameters,
     the same training as ``logistic`` (each parameter gets the same gradient and the same update); it saves the
-    bias's separate broadcast, reduction and optimizer ops in every step, which on CPU at a few hundred points
-    is a quarter of a step (:class:`~spexjax.data.RetrainTask` uses it with its default optimizer).
+    bias's separate broadcast, reduction and optimizer ops in every step: +23% models/s at n = 200 on a 2-core
+    CPU, no change at n = 1297 where the GEMMs dominate (:class:`~spexjax.data.RetrainTask` uses it with its
+    default optimizer).
     """
 
     def init(key: jax.Array) -> dict[str, jax.Array]:
