@@ -262,15 +262,15 @@ class RetrainTask(ValueFunction):
         if isinstance(model, str) and model == "cnn" and X.ndim == 3:
             X, xt = X[..., None], xt[..., None]
         opts = dict(model_options or {})
-        X_fit, xt_fit = X, xt
+        X_fit, xt_fit, net = X, xt, None
         if isinstance(model, str) and model == "logistic":
             X_fit, xt_fit = _drop_inert_features(X, xt)
-        if isinstance(model, str) and model == "logistic" and optimizer is None and not opts:
-            # the default Adam is elementwise: the bias as a last weight row fed by a constant-1 feature is the
-            # same training with one parameter array per model instead of two (see logistic_bias_row)
-            X_fit, xt_fit = _with_ones(X_fit), _with_ones(xt_fit)
-            net = logistic_bias_row(X_fit.shape[1] - 1, C)
-        else:
+            if optimizer is None and not opts:
+                # the default Adam is elementwise: the bias as a last weight row fed by a constant-1 feature is
+                # the same training with one parameter array per model instead of two (see logistic_bias_row)
+                X_fit, xt_fit = _with_ones(X_fit), _with_ones(xt_fit)
+                net = logistic_bias_row(X_fit.shape[1] - 1, C)
+        if net is None:
             net = make_model(model, X_fit.shape[1:], C, **opts)
         if lr is None:
             lr = 0.1 if isinstance(model, str) and model == "logistic" else 0.01
