@@ -27,7 +27,7 @@ from spexjax.errors import SpexError
 from spexjax.fingerprint import fingerprint
 from spexjax.value_functions import ValueFunction, check_masks
 
-__all__ = ["RetrainTask", "margin", "make_batch_train_fn", "make_train_fn", "train_reference"]
+__all__ = ["RetrainTask", "default_batch_size", "margin", "make_batch_train_fn", "make_train_fn", "train_reference"]
 
 
 def margin(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -141,6 +141,33 @@ def train_reference(task: RetrainTask, mask: np.ndarray) -> np.ndarray:
     return np.asarray(margin(model.apply(params, sh["x_test"]), sh["y_test"]), dtype=np.float64)
 
 
+#: bytes of per-model activations an accelerator batch may take (the stacked trainer's step holds about
+#: six float32 arrays of models x width x points: logits, their exp, the softmax, its gradient, and the
+#: activation and its gradient for the mlp's hidden layer)
+ACCELERATOR_BATCH_BYTES = 1 << 30
+
+
+def default_batch_size(n: int, width: int, *, stacked: bool, backend: str | None = None) -> int:
+    """Models per compiled call when ``RetrainTask(batch_size=None)``.
+
+    CPU (measured, 2 cores, digits, logistic, 100 steps): 128 for the stacked trainer (1150-1400 models/s at
+    n = 200 against 900-990 at 64; 64 and 256 tied at n = 1297) and 32 for the generic ``vmap`` trainer
+    (16-32 beat 256, whose activations left the cache). An accelerator runs a 128-model step of a small model
+    in a few microseconds per op, so the fixed cost of each op dominates: there the batch is the largest power
+    of two (at most 4,096) whose stacked activations, ``6 * width * n`` float32 per model, fit in
+    :data:`ACCELERATOR_BATCH_BYTES`, and 128 for the generic trainer. (Accelerator sizes follow from memory
+    arithmetic; not yet measured on a device.)
+    """
+    backend = jax.default_backend() if backend is None else backend
+    if backend == "cpu":
+        return 128 if stacked else 32
+    if not stacked:
+        return 128
+    per_model = 6 * 4 * max(1, int(width)) * max(1, int(n))
+    fit = max(1, ACCELERATOR_BATCH_BYTES // per_model)
+    return int(min(4096, 1 << (fit.bit_length() - 1)))
+
+
 def _labels(y: Any, name: str) -> np.ndarray:
     arr = np.asarray(y)
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
@@ -212,11 +239,9 @@ class RetrainTask(ValueFunction):
       num_classes: default ``max label + 1``.
       batch_size: masks trained per compiled call (memory is ``batch_size`` models and their activations on
         all ``n`` points); bigger batches are split, smaller ones padded to a power of two. ``None`` (default)
-        picks by trainer: 128 for the stacked trainer of the flat built-ins (logistic, mlp), 32 for the generic
-        ``vmap`` trainer (cnn, a user's model). Measured on this 2-core CPU (digits, logistic, 100 steps):
-        128 models per call ran 1150-1400 models/s at n = 200 against 900-990 at 64, and tied 64 and 256 at
-        n = 1297 (~210/s); with the generic ``vmap`` trainer 16-32 beat 256, whose (models x points x classes)
-        activations no longer fit in cache.
+        picks by trainer and backend (:func:`default_batch_size`): on CPU 128 for the stacked trainer of the
+        flat built-ins (logistic, mlp) and 32 for the generic ``vmap`` trainer (cnn, a user's model); on an
+        accelerator as many stacked models as fit 1 GiB of activations (up to 4,096), 128 for ``vmap``.
       test_index: which test point :meth:`evaluate` values (column of :meth:`margins`); see :meth:`for_test`.
       model_id: identity of a user's ``(init, apply)`` pair for :meth:`fingerprint` (without it the
         fingerprint is ``None`` and a cache needs ``fingerprint=``).
@@ -279,7 +304,8 @@ class RetrainTask(ValueFunction):
         self.num_tests = int(xt.shape[0])
         self._set_index(test_index)
         if batch_size is None:
-            batch_size = 128 if net.apply_many is not None else 32
+            width = C if not (isinstance(model, str) and model == "mlp") else max(C, int(opts.get("hidden", 32)))
+            batch_size = default_batch_size(self.n, width, stacked=net.apply_many is not None)
         self.batch_size = int(batch_size)
         self._names = None if feature_names is None else [str(s) for s in feature_names]
         if self._names is not None and len(self._names) != self.n:

@@ -187,3 +187,26 @@ def test_apply_many_equals_vmapped_apply(name):
     got = m.apply_many(stacked, x.reshape(7, -1).T)  # (B, C, N)
     np.testing.assert_allclose(np.swapaxes(got, 1, 2), want, rtol=1e-5, atol=1e-5)
     assert spexjax.data.make_model("cnn", (8, 8, 1), 10).apply_many is None  # cnn keeps the generic vmap
+
+
+def test_default_batch_size_by_backend_and_trainer(digits):
+    from spexjax.data.retrain import ACCELERATOR_BATCH_BYTES, default_batch_size
+
+    # CPU: the measured sizes, whatever n
+    assert default_batch_size(1297, 10, stacked=True, backend="cpu") == 128
+    assert default_batch_size(10**6, 10, stacked=False, backend="cpu") == 32
+    # accelerator, stacked: the largest power of two whose 6 * width * n float32 activations fit the budget
+    for n, width in ((1297, 10), (50_000, 10), (50_000, 64), (10**7, 10), (200, 10)):
+        b = default_batch_size(n, width, stacked=True, backend="gpu")
+        assert b & (b - 1) == 0 and 1 <= b <= 4096
+        assert b * 24 * width * n <= ACCELERATOR_BATCH_BYTES or b == 1
+        assert b == 4096 or 2 * b * 24 * width * n > ACCELERATOR_BATCH_BYTES
+    assert default_batch_size(1297, 10, stacked=True, backend="gpu") == 2048
+    assert default_batch_size(200, 10, stacked=True, backend="tpu") == 4096
+    assert default_batch_size(1297, 10, stacked=False, backend="gpu") == 128
+    # the task picks by its model: stacked logistic/mlp, vmap for the cnn (this suite runs on CPU)
+    X, y, Xt, yt = digits
+    if jax.default_backend() == "cpu":
+        assert RetrainTask(X, y, Xt[0], yt[0], steps=1).batch_size == 128
+        assert RetrainTask(X, y, Xt[0], yt[0], steps=1, model="cnn").batch_size == 32
+    assert RetrainTask(X, y, Xt[0], yt[0], steps=1, batch_size=3).batch_size == 3
