@@ -152,11 +152,11 @@ def default_batch_size(n: int, width: int, *, stacked: bool, backend: str | None
 
     CPU (measured, 2 cores, digits, logistic, 100 steps): 128 for the stacked trainer (1150-1400 models/s at
     n = 200 against 900-990 at 64; 64 and 256 tied at n = 1297) and 32 for the generic ``vmap`` trainer
-    (16-32 beat 256, whose activations left the cache). An accelerator runs a 128-model step of a small model
-    in a few microseconds per op, so the fixed cost of each op dominates: there the batch is the largest power
-    of two (at most 4,096) whose stacked activations, ``6 * width * n`` float32 per model, fit in
-    :data:`ACCELERATOR_BATCH_BYTES`, and 128 for the generic trainer. (Accelerator sizes follow from memory
-    arithmetic; not yet measured on a device.)
+    (16-32 beat 256, whose activations left the cache). On an accelerator a 128-model step of these small
+    models is a few MFLOP per op, far below what one kernel launch can keep busy, so the batch is the largest
+    power of two (at most 4,096) whose stacked activations, ``6 * width * n`` float32 per model, fit in
+    :data:`ACCELERATOR_BATCH_BYTES`, and 128 for the generic trainer. (Accelerator sizes follow from that
+    reasoning and memory arithmetic; not yet measured on a device.)
     """
     backend = jax.default_backend() if backend is None else backend
     if backend == "cpu":
