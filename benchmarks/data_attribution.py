@@ -159,6 +159,9 @@ def main() -> None:
     ap.add_argument("--max-degree", type=int, default=3)
     ap.add_argument("--figure-tests", type=int, nargs=3, default=[0, 1, 2])
     ap.add_argument("--out", default="data_attribution")
+    ap.add_argument("--model", default="logistic", choices=["logistic", "mlp", "cnn"],
+                    help="model retrained for the LDS and the figure (the throughput section is logistic)")
+    ap.add_argument("--no-throughput", action="store_true", help="skip section 1 (e.g. with --model mlp)")
     ap.add_argument("--throughput-only", action="store_true",
                     help="rerun only the throughput section; LDS and figure are kept from the existing JSON")
     args = ap.parse_args()
@@ -167,7 +170,7 @@ def main() -> None:
     X, y, Xt, yt = load_digits_split(args.n_train)
     print("throughput ...", flush=True)
     thr_all = []
-    for n_thr in args.throughput_n:
+    for n_thr in [] if args.no_throughput else args.throughput_n:
         thr_all.append(throughput(X[:n_thr], y[:n_thr], Xt[: args.tests], yt[: args.tests], steps=args.steps,
                                   batch=args.batch, loop_models=args.loop_models, rounds=args.rounds))
         thr_all[-1]["tests"] = args.tests
@@ -182,7 +185,8 @@ def main() -> None:
         return
 
     print("LDS: training ...", flush=True)
-    task = RetrainTask(X, y, Xt[: args.tests], yt[: args.tests], steps=args.steps, batch_size=args.batch)
+    task = RetrainTask(X, y, Xt[: args.tests], yt[: args.tests], steps=args.steps, batch_size=args.batch,
+                       model=args.model)
     masks = uniform_masks(1, args.train + args.held_out, task.n)
     t0 = time.perf_counter()
     margins = task.margins(masks)
@@ -240,7 +244,7 @@ def main() -> None:
         figure_sets[t] = {kind: {g: [[list(s), a] for s, a in v] for g, v in d.items()} for kind, d in split.items()}
         plot_sets(X, y, Xt[t], int(yt[t]), split, fig=sub,
                   title=f"test {t} (y={int(yt[t])}, margin {full[t]:+.2f}): Möbius terms over {task.n} points")
-    png = os.path.join(RESULTS, "data_sets.png")
+    png = os.path.join(RESULTS, "data_sets.png" if args.out == "data_attribution" else f"{args.out}_sets.png")
     fig.savefig(png, dpi=90)
 
     doc = {
@@ -250,11 +254,15 @@ def main() -> None:
         "device": f"{jax.devices()[0].platform} ({platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} cores); jax {jax.__version__}",
         "dataset": f"sklearn load_digits, {task.n} training images, test points 0..{args.tests - 1}",
-        "model": f"logistic (softmax regression), adam lr 0.1, {args.steps} full-batch steps, l2 1e-3",
+        "model": (f"logistic (softmax regression), adam lr 0.1, {args.steps} full-batch steps, l2 1e-3"
+                  if args.model == "logistic" else
+                  f"{args.model} (LDS and figure; throughput: logistic), adam lr 0.01, {args.steps} full-batch "
+                  "steps, l2 1e-3"),
         "throughput": thr_all,
         "lds": {"train_trainings": args.train, "held_out_trainings": args.held_out, "max_degree": args.max_degree,
                 "seconds_training": t_train, "rows": rows} | summary,
-        "figure": {"path": "benchmarks/results/data_sets.png", "test_points": args.figure_tests, "sets": figure_sets},
+        "figure": {"path": os.path.relpath(png, os.path.join(RESULTS, "..", "..")), "test_points": args.figure_tests,
+                   "sets": figure_sets},
         "seconds_total": time.perf_counter() - t_start,
     }
     write(doc, args.out)
@@ -271,34 +279,41 @@ def write(doc: dict, out: str) -> None:
     if "throughput_command" in doc:
         md += [f"Throughput section: `{doc['throughput_command']}` ({doc['throughput_date']}); LDS and figure from "
                "the command above.", ""]
-    md += ["## Models trained per second (same run, compile excluded)", "",
-           "| n | trainer | models per round | rounds | models/s best | models/s median | load avg (1 min) |",
-           "|---|---|---|---|---|---|---|"]
-    for thr in thr_all:
-        for k in TRAINERS:
-            v = thr[k]
-            md.append(f"| {thr['n']} | {k} | {v['models_per_round']} | {thr['rounds']} | "
-                      f"{v['models_per_s_best']:.1f} | {v['models_per_s_median']:.1f} | "
-                      f"{min(thr['load_average_1min']):.1f}-{max(thr['load_average_1min']):.1f} |")
-    md.append("")
-    md += [f"- `{k}`: {v}" for k, v in TRAINER_TEXT.items()]
-    md.append("")
-    for thr in thr_all:
-        sp = thr["speedup_vs_per_mask_loop"]
-        md.append(f"- n = {thr['n']}: batched vs per-mask loop (jitted single-model step) **{sp['best']:.1f}x** "
-                  f"(best rounds; {sp['median']:.1f}x median rounds); vs whole single-model training jitted "
-                  f"{thr['speedup_vs_per_mask_whole_jit']['best']:.1f}x; vs the generic vmap "
-                  f"{thr['speedup_vs_vmap_generic']['best']:.1f}x ({thr['steps']} steps, batch {thr['batch_size']}, "
-                  f"{thr.get('tests', '?')} test points; max |margin difference| vs loop "
-                  f"{thr['max_abs_diff']['loop']:.1e}, vs generic vmap {thr['max_abs_diff']['vmap_generic']:.1e}, "
-                  f"margins up to {thr['max_abs_margin']:.1f}). With every op but the two GEMMs free, the "
-                  f"batched trainer could reach at most {thr['loop_over_gemm_floor']['best']:.1f}x the loop "
-                  f"(gemm_floor / per_mask_loop, best rounds).")
-    verdict = [f"n = {t['n']}: {'met' if min(t['speedup_vs_per_mask_loop'].values()) >= TARGET else 'not met'} "
-               f"({t['speedup_vs_per_mask_loop']['best']:.1f}x best, {t['speedup_vs_per_mask_loop']['median']:.1f}x "
-               f"median)" for t in thr_all]
-    md += ["", f"Target >= {TARGET:g}x vs the per-mask loop in both the best and the median rounds: "
-           + "; ".join(verdict) + "."]
+    md += [f"Model: {doc.get('model', 'logistic')}", ""]
+    if not thr_all:
+        md += ["Throughput: not measured in this run (`--no-throughput`).", ""]
+    if thr_all:
+        md += ["## Models trained per second (same run, compile excluded)", "",
+               "| n | trainer | models per round | rounds | models/s best | models/s median | load avg (1 min) |",
+               "|---|---|---|---|---|---|---|"]
+        for thr in thr_all:
+            for k in TRAINERS:
+                v = thr[k]
+                md.append(f"| {thr['n']} | {k} | {v['models_per_round']} | {thr['rounds']} | "
+                          f"{v['models_per_s_best']:.1f} | {v['models_per_s_median']:.1f} | "
+                          f"{min(thr['load_average_1min']):.1f}-{max(thr['load_average_1min']):.1f} |")
+        md.append("")
+        md += [f"- `{k}`: {v}" for k, v in TRAINER_TEXT.items()]
+        md.append("")
+        for thr in thr_all:
+            sp = thr["speedup_vs_per_mask_loop"]
+            md.append(f"- n = {thr['n']}: batched vs per-mask loop (jitted single-model step) **{sp['best']:.1f}x** "
+                      f"(best rounds; {sp['median']:.1f}x median rounds); vs whole single-model training jitted "
+                      f"{thr['speedup_vs_per_mask_whole_jit']['best']:.1f}x; vs the generic vmap "
+                      f"{thr['speedup_vs_vmap_generic']['best']:.1f}x ({thr['steps']} steps, "
+                      f"batch {thr['batch_size']}, "
+                      f"{thr.get('tests', '?')} test points; max |margin difference| vs loop "
+                      f"{thr['max_abs_diff']['loop']:.1e}, vs generic vmap {thr['max_abs_diff']['vmap_generic']:.1e}, "
+                      f"margins up to {thr['max_abs_margin']:.1f}). With every op but the two GEMMs free, the "
+                      f"batched trainer could reach at most {thr['loop_over_gemm_floor']['best']:.1f}x the loop "
+                      f"(gemm_floor / per_mask_loop, best rounds).")
+        verdict = []
+        for t in thr_all:
+            sp = t["speedup_vs_per_mask_loop"]
+            verdict.append(f"n = {t['n']}: {'met' if min(sp.values()) >= TARGET else 'not met'} "
+                           f"({sp['best']:.1f}x best, {sp['median']:.1f}x median)")
+        md += ["", f"Target >= {TARGET:g}x vs the per-mask loop in both the best and the median rounds: "
+               + "; ".join(verdict) + "."]
     md += ["",
            f"## LDS on {lds_doc['held_out_trainings']} held-out random halves, both fitted on the same "
            f"{lds_doc['train_trainings']} trainings", "",
@@ -315,7 +330,7 @@ def write(doc: dict, out: str) -> None:
            f"ProxySPEX uses max_degree={lds_doc['max_degree']}; the last two columns are diagnostics: the same "
            "ProxySPEX limited to single points, and the non-constant terms ProxySPEX finds in what LASSO leaves "
            "unexplained on the training rows (0 = no interaction stands out of the noise at this many trainings).",
-           "", "Figure: `benchmarks/results/data_sets.png`.", ""]
+           "", f"Figure: `{doc['figure']['path']}`.", ""]
     with open(os.path.join(RESULTS, f"{out}.md"), "w") as fh:
         fh.write("\n".join(md))
     print("\n".join(md))
