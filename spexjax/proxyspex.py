@@ -169,6 +169,38 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
     return best | {"tried": tried, "screened": screened, "pad": padded[best["idx"]]}
 
 
+def _holdout_count(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.ndarray, cap: int,
+                   valid: np.ndarray) -> int:
+    """How many of the proxy's largest terms predict the rows the proxy never saw best (``energy="holdout"``).
+
+    For each count on :func:`_term_grid` the ridge refit (alpha by LOO) is fitted on the proxy's training rows
+    only and scored on ``valid``; a larger count wins only if it lowers that error by 1% (0 when none beats
+    the training mean). The whole grid is scored: the held-out rows are few (15%), so their error curve is
+    too noisy for the early stop of :func:`_choose_terms` (a noisy additive function stopped at 1 term of
+    ~100).
+    """
+    from spexjax.refit import design_matrix, ridge_loo
+
+    m = X.shape[0]
+    train = np.setdiff1d(np.arange(m), valid)
+    nonconst = np.nonzero(~np.all(padded < 0, axis=1) & (coeffs != 0.0))[0]
+    order = nonconst[np.argsort(-np.abs(coeffs[nonconst]), kind="stable")][: max(0, int(cap))]
+    if len(order) == 0:
+        return 0
+    D = design_matrix(X, padded[order])
+    means, ym = D[train].mean(axis=0), float(y[train].mean())
+    Dt, Dv = D[train] - means, D[valid] - means
+    yt, yv = y[train] - ym, y[valid] - ym
+    best_err, best_k = float(np.mean(yv * yv)), 0
+    for k in _term_grid(len(order)):
+        w, _ = ridge_loo(Dt[:, :k], yt)
+        r = yv - Dv[:, :k] @ w
+        err = float(np.mean(r * r))
+        if err < best_err * 0.99:  # as in _choose_terms: smaller gains are what noise terms give
+            best_err, best_k = err, k
+    return best_k
+
+
 def _hier_candidates(kept: list[tuple[int, ...]], n: int, max_degree: int,
                      limit: int) -> tuple[list[tuple[int, ...]], np.ndarray]:
     """Terms one order above the kept ones whose lower-order parents are (almost) all kept.
@@ -414,12 +446,21 @@ def proxyspex(
         (default): keep the number of largest coefficients whose ridge refit has the least leave-one-out
         error on the samples (a geometric grid of counts; the fixed 0.95 of the papers cuts real terms when
         the proxy is noisy, and keeps hundreds of noise terms when it sees only a few real ones).
+        ``"holdout"``: first cap that number by the count whose ridge refit, fitted on the proxy's training
+        rows, best predicts the rows the proxy held out, then choose as ``"auto"`` below the cap. The
+        leave-one-out error is measured on the rows the trees picked the terms from, so when the signal is
+        weak and spread out it can keep noise terms: retraining an MLP on digits (1,297 points, 2,000
+        trainings, 5 test points) kept 1,000 terms and scored mean LDS 0.68 with ``"auto"``, 24-96 terms and
+        0.78 with ``"holdout"`` (LASSO datamodel 0.80); a noisy additive function (``tests``) kept 501 terms,
+        R^2 0.59, against 64 terms, R^2 0.88. Where ``"auto"`` does not overfit the two agree (digits with
+        logistic retraining: LDS 0.938 vs 0.940). Needs a proxy that records its held-out rows
+        (``valid_rows``, as the LightGBM proxy does); otherwise ``"auto"`` is used and a warning says so.
       max_terms: most terms kept (default: half the number of samples, at most 2048, so the refit is
         well-posed and its design matrix stays small).
       refine: ``"ridge"`` (default), ``"lasso"``, ``"ols"`` or ``None`` (report the proxy's coefficients).
-      hierarchy: with ``energy="auto"``, refine the proxy's chosen terms on the samples using the hierarchy
-        ProxySPEX assumes (drop terms below 2 standard errors, add terms whose lower-order subsets are kept
-        and that the residual shows; each step only if the leave-one-out error improves; see
+      hierarchy: with ``energy="auto"`` or ``"holdout"``, refine the proxy's chosen terms on the samples using
+        the hierarchy ProxySPEX assumes (drop terms below 2 standard errors, add terms whose lower-order subsets
+        are kept and that the residual shows; each step only if the leave-one-out error improves; see
         :func:`_complete_hierarchy`). ``False`` keeps the proxy's choice as it is.
       search: try a few proxy settings on the held-out split instead of one (4 fits instead of 1); ``"auto"``
         (default) searches when there are at most :data:`AUTO_SEARCH_SAMPLES` samples, where the fits take a
@@ -443,8 +484,9 @@ def proxyspex(
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or int(max_degree) < 1:
         raise SpexError(f"max_degree must be an int >= 1; got {max_degree!r}")
     max_degree = int(min(int(max_degree), n))
-    if energy != "auto" and not (isinstance(energy, (int, float)) and 0.0 < float(energy) <= 1.0):
-        raise SpexError(f"energy must be 'auto' or a number in (0, 1]; got {energy!r}")
+    if energy not in ("auto", "holdout") and not (
+            isinstance(energy, (int, float)) and not isinstance(energy, bool) and 0.0 < float(energy) <= 1.0):
+        raise SpexError(f"energy must be 'auto', 'holdout' or a number in (0, 1]; got {energy!r}")
     if refine not in (None, "ridge", "lasso", "ols"):
         raise SpexError(f"refine must be 'ridge', 'lasso', 'ols' or None; got {refine!r}")
     options = check_run_options(options, method="proxyspex")
@@ -497,11 +539,13 @@ def proxyspex(
         nonconst = ~np.all(padded < 0, axis=1)
         const_rows = np.nonzero(~nonconst)[0][:1]
         chosen = None  # the term choice of energy="auto": kept padded supports, ridge solution, search record
+        holdout_cap = None  # energy="holdout": the count the held-out rows chose
         valid_r2 = (getattr(model, "info", {}) or {}).get("valid_r2")
         # A proxy that predicts its own held-out split no better than the mean has learned nothing that
         # generalises; its top terms would only look good on the samples they were picked from (at n=1024 with
         # 200 queries that gave R^2 -0.29 on fresh masks). Report the constant alone and say so.
-        uninformative = energy == "auto" and valid_r2 is not None and np.isfinite(valid_r2) and valid_r2 <= 0.0
+        uninformative = (energy in ("auto", "holdout") and valid_r2 is not None and np.isfinite(valid_r2)
+                         and valid_r2 <= 0.0)
         if uninformative:
             warnings.warn(
                 f"proxyspex: the proxy's held-out R^2 is {valid_r2:.3f} <= 0 with {X.shape[0]} samples, so it found "
@@ -513,7 +557,17 @@ def proxyspex(
                       "means": np.zeros(0), "tried": [], "screened": 0,
                       "pad": padded[:0]}
             idx = const_rows
-        elif energy == "auto":
+        elif energy in ("auto", "holdout"):
+            if energy == "holdout":
+                rows = getattr(model, "valid_rows", None)
+                if rows is None or len(rows) < 10 or len(rows) >= X.shape[0] - 10:
+                    warnings.warn("proxyspex: energy='holdout' needs a proxy that records at least 10 held-out "
+                                  "rows (valid_rows); this one does not, so energy='auto' is used", RuntimeWarning,
+                                  stacklevel=2)
+                else:
+                    holdout_cap = _holdout_count(X, y, padded, coeffs, cap, np.asarray(rows, np.int64))
+                    # one grid step of slack: the held-out rows are few, and below the cap LOO still decides
+                    cap = min(cap, next((k for k in _term_grid(cap) if k > holdout_cap), cap))
             chosen = _choose_terms(X, y, padded, coeffs, cap)
             idx = np.concatenate([const_rows, chosen["idx"]])
             if hierarchy and refine is not None:
@@ -522,7 +576,7 @@ def proxyspex(
             idx = select_by_energy(padded, coeffs, energy, cap)
         total_e = float(np.sum(coeffs[nonconst] ** 2))
         kept_e = float(np.sum(coeffs[idx][nonconst[idx]] ** 2))
-        chosen_energy = energy if energy != "auto" else (kept_e / total_e if total_e > 0 else 1.0)
+        chosen_energy = energy if energy not in ("auto", "holdout") else (kept_e / total_e if total_e > 0 else 1.0)
         if chosen is not None and refine is not None:
             # the kept terms (which the hierarchy step may have changed) plus the constant
             pad = chosen["pad"]
@@ -561,6 +615,7 @@ def proxyspex(
         "kept_terms": int(sel.shape[0]),
         "energy_target": energy,
         "energy_used": float(chosen_energy),
+        "holdout_terms": holdout_cap,
         "proxy_uninformative": bool(uninformative),
         "terms_tried": chosen["tried"] if chosen is not None else None,
         "terms_screened": chosen["screened"] if chosen is not None else None,

@@ -368,3 +368,80 @@ def test_default_lightgbm_threads_follow_the_openmp_wait_policy(monkeypatch) -> 
     import os
 
     assert os.environ["OMP_WAIT_POLICY"] == "active"
+
+
+def _noisy_additive(n: int = 200, seed: int = 0):
+    """Half of the features with a Gaussian weight, plus noise that is a fixed function of the mask: dense,
+    weak, additive, like the margins of retrained models."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 1, n) * (rng.random(n) < 0.5)
+
+    def f(masks, noise=True):
+        x = np.asarray(masks, bool)
+        y = x.astype(float) @ w
+        if noise:
+            packed = np.packbits(x, axis=1)
+            y = y + np.array([np.random.default_rng(int.from_bytes(r.tobytes()[:8], "little")).normal(0, 3.0)
+                              for r in packed])
+        return y
+
+    return f
+
+
+def test_holdout_count_keeps_the_planted_terms() -> None:
+    """The held-out count search on a ranking whose first three terms are real and the rest noise."""
+    from spexjax.proxyspex import _holdout_count
+
+    n = 40
+    f = sjt.SparseFourier(n, [(0,), (1, 2), (3, 4, 5)], [1.0, 0.8, 0.7])
+    x = uniform_masks(0, 1000, n)
+    y = f(x) + np.random.default_rng(1).normal(0, 0.3, len(x))
+    rng = np.random.default_rng(0)
+    noise = np.sort(np.stack([rng.choice(np.arange(6, n), 3, replace=False) for _ in range(300)]), axis=1)
+    padded = np.concatenate([[[-1, -1, -1], [0, -1, -1], [1, 2, -1], [3, 4, 5]], noise])
+    coeffs = np.concatenate([[2.0, 1.0, 0.8, 0.7], np.linspace(0.5, 0.01, 300)])
+    valid = np.arange(0, 1000, 7)
+    k = _holdout_count(x, y, padded, coeffs, cap=200, valid=valid)
+    assert 3 <= k <= 6  # all three real terms, at most a grid step of noise
+    # only real noise in the ranking: nothing beats the mean of the training rows
+    assert _holdout_count(x, y, padded[4:], coeffs[4:], cap=200, valid=valid) <= 2
+
+
+def test_energy_holdout_against_auto_on_a_noisy_additive_function() -> None:
+    """energy='holdout' keeps few terms and no spurious interactions where the leave-one-out count (fitted on
+    the rows the trees chose the terms from) may keep hundreds; never notably worse than 'auto'."""
+    n = 200
+    f = _noisy_additive(n)
+    xt = uniform_masks(99, 2000, n)
+    yt = f(xt, noise=False)
+
+    def r2(res):
+        return 1 - np.mean((res.predict(xt) - yt) ** 2) / np.var(yt)
+
+    params = {"num_boost_round": 200}
+    auto = proxyspex(f, n, budget=1000, max_degree=3, key=2, proxy_params=params)
+    hold = proxyspex(f, n, budget=1000, max_degree=3, key=2, energy="holdout", proxy_params=params)
+    assert hold.meta["holdout_terms"] is not None and len(hold) <= 2 * hold.meta["holdout_terms"] + 1
+    assert sum(len(s) >= 2 for s in hold.fourier()[0]) <= 10
+    assert r2(hold) >= 0.85 and r2(hold) >= r2(auto) - 0.01
+    assert auto.meta["holdout_terms"] is None
+
+
+def test_energy_holdout_without_held_out_rows_falls_back_with_warning() -> None:
+    class NoRows:  # a user's proxy that keeps no held-out rows
+        def __init__(self):
+            self.inner = LightGBMProxy(params=FAST)
+
+        def fit(self, X, y, *, max_degree, key=0):
+            self.inner.fit(X, y, max_degree=max_degree, key=key)
+            return self
+
+        def fourier(self, n, max_degree):
+            return self.inner.fourier(n, max_degree)
+
+    f = sjt.SparseFourier(16, [(0,), (1, 2)], [1.0, 0.5])
+    with pytest.warns(RuntimeWarning, match="energy='holdout' needs a proxy"):
+        res = proxyspex(f, 16, budget=400, max_degree=2, key=0, proxy=NoRows(), energy="holdout")
+    assert {(0,), (1, 2)} <= set(res.fourier()[0]) and res.meta["holdout_terms"] is None
+    with pytest.raises(SpexError, match="'holdout'"):
+        proxyspex(f, 16, budget=400, energy="heldout")

@@ -158,6 +158,7 @@ class LightGBMProxy:
     num_threads: int | None = None
     info: dict[str, Any] = field(default_factory=dict, init=False)
     booster: Any = field(default=None, init=False)
+    valid_rows: Any = field(default=None, init=False)
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, max_degree: int, key: Any = 0) -> LightGBMProxy:
         openmp_waits_passively()  # before LightGBM (and with it libgomp) is loaded
@@ -196,6 +197,7 @@ class LightGBMProxy:
             if best is None or score < best[0]:
                 best = (score, bst, p)
         _, self.booster, p = best
+        self.valid_rows = val  # rows the trees never saw: proxyspex(energy="holdout") scores term counts on them
         self.info = {"proxy": "lightgbm", "params": {k: v for k, v in p.items() if k != "verbosity"},
                      "trees": int(self.booster.num_trees()), "best_iteration": int(self.booster.best_iteration),
                      "valid_l2": best[0], "valid_var": float(np.var(y[val])) if n_val else None}
