@@ -161,7 +161,8 @@ def main() -> None:
     ap.add_argument("--out", default="data_attribution")
     ap.add_argument("--model", default="logistic", choices=["logistic", "mlp", "cnn"],
                     help="model retrained for the LDS and the figure (the throughput section is logistic)")
-    ap.add_argument("--no-throughput", action="store_true", help="skip section 1 (e.g. with --model mlp)")
+    ap.add_argument("--no-throughput", action="store_true",
+                    help="skip section 1 (keeps the one already in --out's JSON, if any)")
     ap.add_argument("--throughput-only", action="store_true",
                     help="rerun only the throughput section; LDS and figure are kept from the existing JSON")
     args = ap.parse_args()
@@ -184,6 +185,15 @@ def main() -> None:
         write(doc, args.out)
         return
 
+    kept_throughput: dict = {}
+    old_path = os.path.join(RESULTS, f"{args.out}.json")
+    if args.no_throughput and os.path.exists(old_path):
+        with open(old_path) as fh:
+            old = json.load(fh)
+        if old.get("throughput"):
+            thr_all = old["throughput"]
+            kept_throughput = {"throughput_command": old.get("throughput_command", old["command"]),
+                               "throughput_date": old.get("throughput_date", old["date"])}
     print("LDS: training ...", flush=True)
     task = RetrainTask(X, y, Xt[: args.tests], yt[: args.tests], steps=args.steps, batch_size=args.batch,
                        model=args.model)
@@ -207,6 +217,8 @@ def main() -> None:
         # left once LASSO's additive model is taken out?
         p1 = spexjax.proxyspex(task.for_test(t), task.n, budget=0, samples=(masks[tr], margins[tr, t]),
                                max_degree=1, key=t).predict(masks[ho])
+        ph = spexjax.proxyspex(task.for_test(t), task.n, budget=0, samples=(masks[tr], margins[tr, t]),
+                               max_degree=args.max_degree, key=t, energy="holdout")
         resid = spexjax.proxyspex(task.for_test(t), task.n, budget=0, max_degree=args.max_degree, key=t,
                                   samples=(masks[tr], margins[tr, t] - la.predict(masks[tr])))
         row = {"test_point": t, "label": int(yt[t]), "full_margin": None,
@@ -216,6 +228,7 @@ def main() -> None:
                "terms_proxyspex": len(px), "order2plus_proxyspex": sum(len(s) >= 2 for s in px.mobius()[0]),
                "terms_lasso": len(la), "seconds_proxyspex": t_px, "seconds_lasso": t_la,
                "lds_proxyspex_degree1": lds(p1, actual),
+               "lds_proxyspex_holdout": lds(ph.predict(masks[ho]), actual), "terms_proxyspex_holdout": len(ph),
                "residual_terms": sum(len(s) >= 1 for s in resid.mobius()[0]),
                "residual_order2plus": sum(len(s) >= 2 for s in resid.mobius()[0])}
         rows.append(row)
@@ -226,7 +239,8 @@ def main() -> None:
         r["full_margin"] = float(full[r["test_point"]])
     summary = {"lds_proxyspex_mean": float(np.mean([r["lds_proxyspex"] for r in rows])),
                "lds_lasso_mean": float(np.mean([r["lds_lasso"] for r in rows])),
-               "lds_proxyspex_degree1_mean": float(np.mean([r["lds_proxyspex_degree1"] for r in rows]))}
+               "lds_proxyspex_degree1_mean": float(np.mean([r["lds_proxyspex_degree1"] for r in rows])),
+               "lds_proxyspex_holdout_mean": float(np.mean([r["lds_proxyspex_holdout"] for r in rows]))}
 
     print("figure ...", flush=True)
     import matplotlib
@@ -259,6 +273,7 @@ def main() -> None:
                   f"{args.model} (LDS and figure; throughput: logistic), adam lr 0.01, {args.steps} full-batch "
                   "steps, l2 1e-3"),
         "throughput": thr_all,
+        **kept_throughput,
         "lds": {"train_trainings": args.train, "held_out_trainings": args.held_out, "max_degree": args.max_degree,
                 "seconds_training": t_train, "rows": rows} | summary,
         "figure": {"path": os.path.relpath(png, os.path.join(RESULTS, "..", "..")), "test_points": args.figure_tests,
@@ -318,17 +333,21 @@ def write(doc: dict, out: str) -> None:
            f"## LDS on {lds_doc['held_out_trainings']} held-out random halves, both fitted on the same "
            f"{lds_doc['train_trainings']} trainings", "",
            "| test | label | LDS ProxySPEX | LDS LASSO | R² ProxySPEX | R² LASSO | ProxySPEX terms (order>=2) "
-           "| LDS ProxySPEX degree 1 | ProxySPEX terms in LASSO's residual (order>=2) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| LDS ProxySPEX degree 1 | LDS ProxySPEX energy=holdout (terms) "
+           "| ProxySPEX terms in LASSO's residual (order>=2) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['test_point']} | {r['label']} | {r['lds_proxyspex']:.3f} | {r['lds_lasso']:.3f} | "
                   f"{r['r2_proxyspex']:.3f} | {r['r2_lasso']:.3f} | {r['terms_proxyspex']} "
                   f"({r['order2plus_proxyspex']}) | {r.get('lds_proxyspex_degree1', float('nan')):.3f} | "
+                  f"{r.get('lds_proxyspex_holdout', float('nan')):.3f} ({r.get('terms_proxyspex_holdout', '-')}) | "
                   f"{r.get('residual_terms', '-')} ({r.get('residual_order2plus', '-')}) |")
     md += [f"| mean | | {lds_doc['lds_proxyspex_mean']:.3f} | {lds_doc['lds_lasso_mean']:.3f} | | | | "
-           f"{lds_doc.get('lds_proxyspex_degree1_mean', float('nan')):.3f} | |", "",
-           f"ProxySPEX uses max_degree={lds_doc['max_degree']}; the last two columns are diagnostics: the same "
-           "ProxySPEX limited to single points, and the non-constant terms ProxySPEX finds in what LASSO leaves "
+           f"{lds_doc.get('lds_proxyspex_degree1_mean', float('nan')):.3f} | "
+           f"{lds_doc.get('lds_proxyspex_holdout_mean', float('nan')):.3f} | |", "",
+           f"ProxySPEX uses max_degree={lds_doc['max_degree']}; the last three columns: the same ProxySPEX limited "
+           "to single points, the same with energy='holdout' (term count capped by the proxy's held-out rows), "
+           "and the non-constant terms ProxySPEX finds in what LASSO leaves "
            "unexplained on the training rows (0 = no interaction stands out of the noise at this many trainings).",
            "", f"Figure: `{doc['figure']['path']}`.", ""]
     with open(os.path.join(RESULTS, f"{out}.md"), "w") as fh:
