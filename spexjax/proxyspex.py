@@ -75,6 +75,9 @@ def select_by_energy(padded: np.ndarray, coeffs: np.ndarray, energy: float, max_
     return np.concatenate([np.nonzero(const)[0][:1], np.sort(chosen)])
 
 
+_COUNTED = ("auto", "holdout")  # energy values that choose the number of terms (the others keep a share)
+
+
 def _term_grid(cap: int) -> list[int]:
     """Candidate numbers of kept terms: a geometric grid with ratio sqrt(2) from 1 up to ``cap`` (inclusive)."""
     ks, k = [], 1.0
@@ -83,6 +86,12 @@ def _term_grid(cap: int) -> list[int]:
             ks.append(int(round(k)))
         k *= 2**0.5
     return ks + [int(cap)] if cap > 0 else []
+
+
+def _ranked_terms(padded: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
+    """Indices of the proxy's non-constant, non-zero terms, largest ``|coefficient|`` first (stable)."""
+    nonconst = np.nonzero(~np.all(padded < 0, axis=1) & (coeffs != 0.0))[0]
+    return nonconst[np.argsort(-np.abs(coeffs[nonconst]), kind="stable")]
 
 
 def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.ndarray, cap: int,
@@ -109,8 +118,7 @@ def _choose_terms(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.n
     from spexjax.refit import design_matrix, ridge_loo
 
     m = X.shape[0]
-    nonconst = np.nonzero(~np.all(padded < 0, axis=1) & (coeffs != 0.0))[0]
-    ranked = nonconst[np.argsort(-np.abs(coeffs[nonconst]), kind="stable")]
+    ranked = _ranked_terms(padded, coeffs)
     order = ranked[: max(0, int(cap))]
     yc = y - y.mean()
     best_err = float(np.mean(yc * yc))
@@ -181,15 +189,16 @@ def _holdout_count(X: np.ndarray, y: np.ndarray, padded: np.ndarray, coeffs: np.
     """
     from spexjax.refit import design_matrix, ridge_loo
 
-    m = X.shape[0]
-    train = np.setdiff1d(np.arange(m), valid)
-    nonconst = np.nonzero(~np.all(padded < 0, axis=1) & (coeffs != 0.0))[0]
-    order = nonconst[np.argsort(-np.abs(coeffs[nonconst]), kind="stable")][: max(0, int(cap))]
+    train = np.setdiff1d(np.arange(X.shape[0]), valid)
+    order = _ranked_terms(padded, coeffs)[: max(0, int(cap))]
     if len(order) == 0:
         return 0
     D = design_matrix(X, padded[order])
-    means, ym = D[train].mean(axis=0), float(y[train].mean())
-    Dt, Dv = D[train] - means, D[valid] - means
+    Dt, Dv = D[train], D[valid]
+    del D
+    means, ym = Dt.mean(axis=0), float(y[train].mean())
+    Dt -= means
+    Dv -= means
     yt, yv = y[train] - ym, y[valid] - ym
     best_err, best_k = float(np.mean(yv * yv)), 0
     for k in _term_grid(len(order)):
@@ -484,7 +493,7 @@ def proxyspex(
     if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or int(max_degree) < 1:
         raise SpexError(f"max_degree must be an int >= 1; got {max_degree!r}")
     max_degree = int(min(int(max_degree), n))
-    if energy not in ("auto", "holdout") and not (
+    if energy not in _COUNTED and not (
             isinstance(energy, (int, float)) and not isinstance(energy, bool) and 0.0 < float(energy) <= 1.0):
         raise SpexError(f"energy must be 'auto', 'holdout' or a number in (0, 1]; got {energy!r}")
     if refine not in (None, "ridge", "lasso", "ols"):
@@ -544,7 +553,7 @@ def proxyspex(
         # A proxy that predicts its own held-out split no better than the mean has learned nothing that
         # generalises; its top terms would only look good on the samples they were picked from (at n=1024 with
         # 200 queries that gave R^2 -0.29 on fresh masks). Report the constant alone and say so.
-        uninformative = (energy in ("auto", "holdout") and valid_r2 is not None and np.isfinite(valid_r2)
+        uninformative = (energy in _COUNTED and valid_r2 is not None and np.isfinite(valid_r2)
                          and valid_r2 <= 0.0)
         if uninformative:
             warnings.warn(
@@ -557,7 +566,7 @@ def proxyspex(
                       "means": np.zeros(0), "tried": [], "screened": 0,
                       "pad": padded[:0]}
             idx = const_rows
-        elif energy in ("auto", "holdout"):
+        elif energy in _COUNTED:
             if energy == "holdout":
                 rows = getattr(model, "valid_rows", None)
                 if rows is None or len(rows) < 10 or len(rows) >= X.shape[0] - 10:
@@ -576,7 +585,7 @@ def proxyspex(
             idx = select_by_energy(padded, coeffs, energy, cap)
         total_e = float(np.sum(coeffs[nonconst] ** 2))
         kept_e = float(np.sum(coeffs[idx][nonconst[idx]] ** 2))
-        chosen_energy = energy if energy not in ("auto", "holdout") else (kept_e / total_e if total_e > 0 else 1.0)
+        chosen_energy = energy if energy not in _COUNTED else (kept_e / total_e if total_e > 0 else 1.0)
         if chosen is not None and refine is not None:
             # the kept terms (which the hierarchy step may have changed) plus the constant
             pad = chosen["pad"]
