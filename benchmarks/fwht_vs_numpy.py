@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from kernels.fwht import fwht  # noqa: E402
+from spexjax.kernels.fwht import fwht  # noqa: E402
 
 
 def _np_hadamard(r: int, dtype) -> np.ndarray:

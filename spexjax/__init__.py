@@ -6,31 +6,50 @@ Public surface (fixed by the API contract): :func:`spex`, :func:`proxyspex`, :cl
 
 from __future__ import annotations
 
+import importlib as _il
+import importlib.machinery as _ilm
 import importlib.util as _ilu
 import os as _os
 import sys as _sys
 
 
-def _mount_kernels() -> None:
-    """Make ``spexjax.kernels`` importable from a source checkout.
+_KERNELS_DOC = """Device kernels for sparse Walsh-Hadamard recovery (importable as ``spexjax.kernels`` only).
 
-    An installed wheel maps the repository's top-level ``kernels/`` folder to ``spexjax/kernels``
-    (see ``pyproject.toml``), so nothing named ``kernels`` lands in site-packages. When the package
-    runs straight from a checkout (``PYTHONPATH=.``) that mapping does not exist, so we register the
-    folder under its package name here.
+Arrays in, arrays out: these modules import only JAX and NumPy and know nothing of models.
+"""
+_KERNEL_MODULES = ("bch", "characters", "fwht", "gf2m", "peeling", "trees")
+
+
+def _mount_kernels() -> None:
+    """Register ``spexjax.kernels`` over the folder that holds the kernel modules.
+
+    The repository keeps the kernels in a top-level ``kernels/`` folder, and that folder deliberately has no
+    ``__init__.py``: a regular package named ``kernels`` at the repository root would shadow Hugging Face's
+    ``kernels`` package (which ``transformers`` imports) for anything run from the root, because ``python -m``
+    and ``python -c`` put the working directory first on ``sys.path``. A folder without ``__init__.py`` is at
+    most a namespace portion, and any installed regular package of the same name wins over it.
+
+    So the package object for ``spexjax.kernels`` is made here, whatever the install mode:
+    a wheel copies the modules to ``spexjax/kernels/`` (``pyproject.toml``'s package-dir mapping); an editable
+    install or a source checkout (``PYTHONPATH=.``, e.g. on the GPU machine) finds them in ``../kernels``.
     """
-    if "spexjax.kernels" in _sys.modules or _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "kernels")):
+    name = "spexjax.kernels"
+    if name in _sys.modules:
         return
-    root = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "kernels")
-    init = _os.path.join(root, "__init__.py")
-    if not _os.path.isfile(init):
-        return
-    spec = _ilu.spec_from_file_location("spexjax.kernels", init, submodule_search_locations=[root])
-    if spec is None or spec.loader is None:  # pragma: no cover
-        return
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    for folder in (_os.path.join(here, "kernels"), _os.path.join(_os.path.dirname(here), "kernels")):
+        if _os.path.isfile(_os.path.join(folder, "fwht.py")):
+            break
+    else:  # pragma: no cover - a broken install
+        raise ImportError(f"spexjax: the kernel modules (fwht.py, ...) are in neither {here}/kernels nor ../kernels")
+    spec = _ilm.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [folder]
     module = _ilu.module_from_spec(spec)
-    _sys.modules["spexjax.kernels"] = module
-    spec.loader.exec_module(module)
+    module.__doc__ = _KERNELS_DOC
+    module.__all__ = list(_KERNEL_MODULES)
+    _sys.modules[name] = module
+    for sub in _KERNEL_MODULES:
+        setattr(module, sub, _il.import_module(f"{name}.{sub}"))
 
 
 _mount_kernels()
