@@ -12,7 +12,6 @@ import importlib.util as _ilu
 import os as _os
 import sys as _sys
 
-
 _KERNELS_DOC = """Device kernels for sparse Walsh-Hadamard recovery (importable as ``spexjax.kernels`` only).
 
 Arrays in, arrays out: these modules import only JAX and NumPy and know nothing of models.
