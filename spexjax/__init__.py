@@ -64,6 +64,7 @@ from spexjax.value_functions import AffineQueries, ValueFunction  # noqa: E402
 from spexjax.spex import spex  # noqa: E402  isort: skip
 
 from spexjax.proxyspex import proxyspex  # noqa: E402  isort: skip
+from spexjax.pipeline import explain  # noqa: E402  isort: skip
 from spexjax import testing  # noqa: E402
 from spexjax.errors import MissingExtraError  # noqa: E402
 
@@ -97,6 +98,7 @@ __all__ = [
     "SpexError",
     "ValueFunction",
     "ValueFunctionError",
+    "explain",
     "faithfulness",
     "kernels",
     "proxyspex",

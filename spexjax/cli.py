@@ -22,7 +22,6 @@ import contextlib
 import functools
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -413,42 +412,29 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
     endpoint that goes down); without it the error goes up as it is.
     """
     import spexjax
-    from spexjax.report import save_html, summary, with_meta
+    from spexjax.report import save_html, summary
 
     blame = functools.partial(_blame_model, model_option)
     _check_budget(args, task.n)
     _say(title)
-    bar = _progress_bar(args.budget, not args.quiet)
-    algo = spexjax.spex if args.method == "spex" else spexjax.proxyspex
+    bar = _progress_bar(args.budget + int(args.faithfulness or 0), not args.quiet)
     options: dict[str, Any] = {"batch_size": args.batch_size, "progress": False,
                                "feature_names": list(task.feature_names)}
     if args.cache:
         options["cache"] = args.cache
-    t0 = time.perf_counter()
+    provenance = {"title": title.splitlines()[0], "model": model, "target": target, **(extra_provenance or {})}
     try:
         with blame():
-            result = algo(_counted(task, bar), task.n, budget=args.budget, max_degree=args.max_degree,
-                          key=args.seed, **options)
+            final = spexjax.explain(_counted(task, bar), task.n, method=args.method, budget=args.budget,
+                                    max_degree=args.max_degree, key=args.seed,
+                                    faithfulness=int(args.faithfulness or 0), provenance=provenance, **options)
     finally:
         if bar is not None:
             bar.total = bar.n
             bar.close()
-    seconds = time.perf_counter() - t0
-    extra: dict[str, Any] = {}
-    if args.faithfulness:
-        masks = np.random.default_rng([int(args.seed), 20250219]).random((args.faithfulness, task.n)) < 0.5
-        with blame():
-            extra["faithfulness_r2"] = float(spexjax.faithfulness(result, task, masks))
-        extra["faithfulness_masks"] = int(args.faithfulness)
-    fp = task.fingerprint() if callable(getattr(task, "fingerprint", None)) else None
-    prov = {"title": title.splitlines()[0], "model": model, "target": target, **(extra_provenance or {}),
-            "method": args.method, "budget": args.budget, "queries": result.queries, "seconds": round(seconds, 2),
-            "max_degree": args.max_degree, "seed": args.seed, "spexjax_version": spexjax.__version__,
-            "fingerprint": fp}
-    hits = int(result.meta.get("cache_hits", 0) or 0)
-    if hits:
-        prov["cache hits"] = hits
-    final = with_meta(result, feature_names=list(task.feature_names), provenance=prov, **extra)
+    result = final
+    seconds = float(final.meta["provenance"]["seconds"])
+    hits = int(final.meta.get("cache_hits", 0) or 0)
     _say("")
     _say(summary(final, k=args.top))
     cached = f", {hits} of them answered by the cache" if hits else ""
