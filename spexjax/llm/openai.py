@@ -9,11 +9,32 @@ no proxies from the environment, no redirects followed, so nothing is ever sent 
   candidate that is not among them gets an **upper bound**: the smallest returned top log-prob (its true
   log-prob is at most that). Every bounded value is counted in ``stats.bounded``; ``on_missing="nan"`` or
   ``"raise"`` refuse instead. It is never a silent constant like -100.
-- response scoring: ``POST {base_url}/completions`` with ``echo=true``, ``logprobs=1``, ``max_tokens=0`` (1
-  when the server refuses 0; the generated token is ignored): the prompt + response come back as tokens with
-  character offsets, and the tokens from the response's first character on are the response's. A server
-  without echo or log-probs gets a clear :class:`EndpointUnsupportedError`.
+- response scoring: ``POST {base_url}/completions`` with ``echo=true``, ``logprobs=1`` and ``max_tokens=1``:
+  the prompt + response come back as tokens, followed by the one generated token, which is cut off (by
+  ``usage.completion_tokens``, else by the tokens' text offsets, checked against the text sent) so that only
+  the response's tokens are summed. ``max_tokens=0`` is never sent: llama.cpp's server (llama-cpp-python
+  0.3) reads it as "generate until the context is full", which either times out or sums the generated text
+  in. ``/completions`` applies no chat template, so for a chat model pass ``chat_template=`` (a tokenizer
+  with ``apply_chat_template``, e.g. ``transformers.AutoTokenizer.from_pretrained(folder, gguf_file=...)``,
+  or a callable ``messages -> text``): the template is then rendered here, the way ``/chat/completions``
+  renders it on the server and the way :class:`~spexjax.llm.HuggingFaceLM` renders it locally, so the
+  response is scored after the same text. A server without echo or log-probs gets a clear
+  :class:`EndpointUnsupportedError`.
 - ``generate``: a greedy (temperature 0) chat completion.
+
+What each server needs (llama.cpp's is tested here: ``tests/llm/test_openai_real_server.py``; vLLM and OpenAI
+by protocol only):
+
+- llama.cpp through llama-cpp-python: ``python -m llama_cpp.server --model M.gguf --logits_all true``
+  (without ``logits_all`` no log-probs come back). Contrasts through ``/chat/completions`` use the GGUF's
+  own chat template on the server. Response scoring needs ``chat_template=`` for a chat model; the server
+  also aligns echoed log-probs correctly only when the tokenised prompt starts with the model's BOS token,
+  which a chat template beginning with it provides (ChatML's ``<|im_start|>`` is SmolLM2's BOS).
+- vLLM: ``/completions`` with ``echo`` and ``logprobs`` works as described (it echoes a BOS token, located
+  by the token strings); contrasts need ``--max-logprobs`` >= ``top_logprobs``.
+- OpenAI: chat models return ``top_logprobs`` (at most 20), so contrasts work; ``/completions`` with echo
+  and log-probs is not offered for current models, so response scoring raises
+  :class:`EndpointUnsupportedError`: use ``contrast=``.
 
 Requests of one call run concurrently (a bounded thread pool, ``max_concurrency``); each request is retried
 with exponential backoff on 408/409/429/5xx, timeouts and dropped connections (``max_retries``), honouring
@@ -54,6 +75,10 @@ _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is not waited for blindly
 _API_CHOICES = ("chat", "completions")
 _ON_MISSING = ("bound", "nan", "raise")
+_TEMPLATE_PROBE = "\x00{prompt}\x00"
+# Tokens generated after an echoed text (then cut off). Never 0: llama.cpp's server reads 0 as "until the
+# context is full"; vLLM accepts 0 with echo, but 1 works on both and costs one decode step.
+_SCORE_MAX_TOKENS = 1
 
 
 class EndpointError(ValueFunctionError):
@@ -79,7 +104,8 @@ class EndpointStats:
       memo_hits: prompts answered without a request (same text seen before in this process or batch).
       bounded: candidate log-probs replaced by the top-K bound (candidate absent from the top log-probs).
       boundary_tokens: response tokens that also covered the end of the prompt (counted as response tokens).
-      echo_fallbacks: times the server refused ``max_tokens=0`` and ``max_tokens=1`` was used instead.
+      generated_cut: tokens the server generated after an echoed prompt + response (``max_tokens=1``) and
+        that were cut off before summing.
       wait_s: seconds slept in backoff.
     """
 
@@ -93,7 +119,7 @@ class EndpointStats:
     memo_hits: int = 0
     bounded: int = 0
     boundary_tokens: int = 0
-    echo_fallbacks: int = 0
+    generated_cut: int = 0
     wait_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -182,7 +208,14 @@ class OpenAICompatible:
       prompt_format: ``"{prompt}"`` (default) or a template with one ``{prompt}``, e.g.
         ``"Question: {prompt}\\nAnswer:"``; applied to every prompt before it is sent. Scoring a response
         needs some text before it: with an empty formatted prompt the first response token has no log-prob.
-      system: a system message for ``api="chat"``.
+      system: a system message for ``api="chat"`` (and for ``chat_template=``).
+      chat_template: ``None`` (default: ``/completions`` gets the formatted prompt as plain text), a tokenizer
+        with ``apply_chat_template`` (``transformers``: rendered with ``tokenize=False,
+        add_generation_prompt=True``) or a callable ``messages -> str``. When given, every ``/completions``
+        request (response scoring, and next-token log-probs with ``api="completions"``) sends the rendered
+        template: the user message is the formatted prompt, preceded by ``system`` when set. Use the model's
+        own template (a chat model's ``/chat/completions`` applies it on the server) so a response is scored
+        after the text the model sees in a chat, as :class:`~spexjax.llm.HuggingFaceLM` does locally.
       top_logprobs: ``K``, how many top tokens the server returns per position (default 20, OpenAI's most).
       variants: ``True`` (default): a candidate matches every returned token equal to it up to surrounding
         whitespace (``"True"`` and ``" True"``) and gets the log of their summed probabilities; ``False``:
@@ -213,6 +246,7 @@ class OpenAICompatible:
             "api": "chat",
             "prompt_format": "{prompt}",
             "system": None,
+            "chat_template": None,
             "top_logprobs": 20,
             "variants": True,
             "on_missing": "bound",
@@ -235,6 +269,14 @@ class OpenAICompatible:
             raise ValueError(f"prompt_format must be a str with exactly one '{{prompt}}'; got {fmt!r}")
         if opts["system"] is not None and not isinstance(opts["system"], str):
             raise TypeError(f"system must be a str or None; got {type(opts['system']).__name__}")
+        template = opts["chat_template"]
+        if template is not None and not (
+            callable(getattr(template, "apply_chat_template", None)) or callable(template)
+        ):
+            raise TypeError(
+                "chat_template must be None, a tokenizer with apply_chat_template (e.g. transformers.AutoTokenizer) "
+                f"or a callable messages -> str; got {type(template).__name__}"
+            )
         if opts["on_missing"] not in _ON_MISSING:
             raise ValueError(f"on_missing must be one of {_ON_MISSING}; got {opts['on_missing']!r}")
         if not isinstance(opts["variants"], bool):
@@ -249,6 +291,7 @@ class OpenAICompatible:
         self.api: str = opts["api"]
         self.prompt_format: str = fmt
         self.system: str | None = opts["system"]
+        self.chat_template: Any = template
         self.top_logprobs: int = _positive("top_logprobs", opts["top_logprobs"], integer=True)
         self.variants: bool = opts["variants"]
         self.on_missing: str = opts["on_missing"]
@@ -275,7 +318,7 @@ class OpenAICompatible:
         self._pool_lock = threading.Lock()
         self._memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._memo_lock = threading.Lock()
-        self._echo_max_tokens = 0
+        self._warned_plain = False
 
     def __getstate__(self) -> dict[str, Any]:
         drop = {"_local", "_pool", "_pool_lock", "_memo", "_memo_lock"}
@@ -283,9 +326,7 @@ class OpenAICompatible:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
-        echo = state.get("_echo_max_tokens", 0)
         self._setup_runtime()
-        self._echo_max_tokens = echo
 
     def close(self) -> None:
         """Stop the worker threads (they also stop when the object is collected)."""
@@ -316,6 +357,10 @@ class OpenAICompatible:
             "seed": self.seed,
             "extra_body": self.extra_body,
         }
+        if self.chat_template is not None:
+            # What the template makes of a stand-in prompt: two templates that render it alike give the same
+            # values; the key is absent without a template, so identities (cache keys) made before it stay.
+            opts["chat_template"] = self._render(_TEMPLATE_PROBE)
         return f"openai-compatible:{self.base_url}|model={self.model}|" + json.dumps(opts, sort_keys=True)
 
     def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
@@ -356,14 +401,24 @@ class OpenAICompatible:
     def response_logprobs(self, prompts: Sequence[str], response: str) -> list[np.ndarray]:
         """Log-probs of the response's tokens after each (formatted) prompt, by ``/completions`` with echo.
 
-        The server tokenises ``formatted_prompt + response`` as one text; the tokens that end after the
-        prompt's last character are the response's (a token spanning the join counts as a response token and
-        is counted in ``stats.boundary_tokens``), so arrays may differ in length from prompt to prompt.
+        The server tokenises ``text + response`` as one text, where ``text`` is the formatted prompt, or the
+        chat template rendered around it with ``chat_template=``; the tokens that end after the text's last
+        character are the response's (a token spanning the join counts as a response token and is counted in
+        ``stats.boundary_tokens``), so arrays may differ in length from prompt to prompt. The one token the
+        server generates after it (``max_tokens=1``) is cut off (``stats.generated_cut``).
         """
         prompts = self._check_prompts(prompts)
         if not isinstance(response, str) or not response:
             raise ValueError(f"response must be a non-empty str; got {response!r}")
-        texts = [self._format(p) for p in prompts]
+        if self.chat_template is None and self.api == "chat" and not self._warned_plain:
+            self._warned_plain = True
+            log.warning(
+                "%s: response scoring sends the plain prompt to /completions, which applies no chat template, "
+                "while api='chat' contrasts and generate() go through the server's template; pass "
+                "chat_template= (the model's tokenizer) to score a chat model's response after its template",
+                self,
+            )
+        texts = [self._completion_text(p) for p in prompts]
         keys = [json.dumps([t, response]) for t in texts]
         pairs = dict(zip(keys, texts, strict=True))
         return [a.copy() for a in self._map("score", keys, lambda k: self._score_one(pairs[k], response))]
@@ -378,7 +433,7 @@ class OpenAICompatible:
             choice = self._first_choice(data, "/chat/completions")
             content = (choice.get("message") or {}).get("content")
         else:
-            body = {"model": self.model, "prompt": text, "max_tokens": max_new_tokens, "temperature": 0}
+            body = {"model": self.model, "prompt": self._render(text), "max_tokens": max_new_tokens, "temperature": 0}
             data = self._post("/completions", self._finish_body(body))
             content = self._first_choice(data, "/completions").get("text")
         if not isinstance(content, str):
@@ -408,7 +463,7 @@ class OpenAICompatible:
             path = "/completions"
             body = {
                 "model": self.model,
-                "prompt": text,
+                "prompt": self._render(text),
                 "max_tokens": 1,
                 "temperature": 0,
                 "logprobs": self.top_logprobs,
@@ -451,24 +506,15 @@ class OpenAICompatible:
     def _score_one(self, text: str, response: str) -> np.ndarray:
         full = text + response
         path = "/completions"
-        for _ in range(2):
-            body = {
-                "model": self.model,
-                "prompt": full,
-                "max_tokens": self._echo_max_tokens,
-                "echo": True,
-                "logprobs": 1,
-                "temperature": 0,
-            }
-            try:
-                data = self._post(path, self._finish_body(body))
-                break
-            except _HTTPStatusError as err:
-                if err.status == 400 and self._echo_max_tokens == 0:
-                    self._echo_max_tokens = 1  # the server wants >= 1 generated token; it is ignored below
-                    self.stats.add(echo_fallbacks=1)
-                    continue
-                raise
+        body = {
+            "model": self.model,
+            "prompt": full,
+            "max_tokens": _SCORE_MAX_TOKENS,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0,
+        }
+        data = self._post(path, self._finish_body(body))
         lp = self._first_choice(data, path).get("logprobs")
         missing = (
             "no 'logprobs'"
@@ -492,15 +538,9 @@ class OpenAICompatible:
             )
         if not isinstance(offsets, list) or len(offsets) != len(tokens):
             offsets = None
-        if max_tokens := body["max_tokens"]:  # drop what the server generated after the text
-            usage = data.get("usage") if isinstance(data, dict) else None
-            n_prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-            if isinstance(n_prompt, int) and 0 < n_prompt <= len(tokens):
-                keep = n_prompt
-            elif offsets is not None:
-                keep = sum(1 for off in offsets if off < len(full))
-            else:
-                keep = max(0, len(tokens) - max_tokens)
+        keep = _echo_end(tokens, offsets, data.get("usage") if isinstance(data, dict) else None, full, response)
+        if keep < len(tokens):
+            self.stats.add(generated_cut=len(tokens) - keep)
             tokens, logprobs = tokens[:keep], logprobs[:keep]
             offsets = offsets[:keep] if offsets is not None else None
         first = _response_start(tokens, offsets, len(text), full, response)
@@ -543,6 +583,29 @@ class OpenAICompatible:
 
     def _format(self, prompt: str) -> str:
         return self.prompt_format.replace("{prompt}", prompt)
+
+    def _render(self, text: str) -> str:
+        """``text`` inside the chat template (``chat_template=``) as the user message; itself without one."""
+        template = self.chat_template
+        if template is None:
+            return text
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": text}
+        ]
+        apply = getattr(template, "apply_chat_template", None)
+        if callable(apply):
+            out = apply(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            out = template(messages)
+        if not isinstance(out, str):
+            raise TypeError(
+                f"chat_template must render messages to a str; {type(template).__name__} returned {type(out).__name__}"
+            )
+        return out
+
+    def _completion_text(self, prompt: str) -> str:
+        """What a ``/completions`` request sends for ``prompt``: formatted, then the template rendered around it."""
+        return self._render(self._format(prompt))
 
     @staticmethod
     def _check_prompts(prompts: Any) -> list[str]:
@@ -706,6 +769,29 @@ class _HTTPStatusError(EndpointError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+def _echo_end(tokens: list[str], offsets: list[Any] | None, usage: Any, full: str, response: str) -> int:
+    """How many of the echoed ``tokens`` are the text sent (``full``), the generated ones after it cut off.
+
+    Candidates, first that fits: ``usage.completion_tokens`` counted off the end (exact on llama.cpp and vLLM,
+    whose echo may skip or add special tokens so that ``prompt_tokens`` does not count the echoed ones); the
+    tokens whose ``text_offset`` lies inside ``full``; one to ``_SCORE_MAX_TOKENS`` tokens off the end. A
+    candidate fits when its tokens still end with the response; when none does (token strings that do not
+    spell the text), the first candidate is the best guess, and the offsets then locate the response.
+    """
+    n = len(tokens)
+    cands: list[int] = []
+    done = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(done, int) and not isinstance(done, bool) and 0 <= done <= n:
+        cands.append(n - done)
+    if offsets is not None and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+        cands.append(sum(1 for off in offsets if off < len(full)))
+    cands += [n - k for k in range(_SCORE_MAX_TOKENS + 1) if n - k >= 0]
+    for keep in cands:
+        if "".join(tokens[:keep]).endswith(response):
+            return keep
+    return cands[0]
 
 
 def _response_start(tokens: list[str], offsets: list[Any] | None, start: int, full: str, response: str) -> int | None:

@@ -7,11 +7,21 @@ It plants a known function of the prompt's words in its log-probs:
   ``log p(True) - log p(False)`` is the planted value.
 - ``/completions`` with ``echo``: the text is split into whitespace-led tokens (offsets in characters, first
   token's log-prob ``null`` as OpenAI does); when the text ends with ``server.response`` its tokens'
-  log-probs sum to ``value(prompt words) - RESPONSE_SHIFT``.
+  log-probs sum to ``value(prompt words) - RESPONSE_SHIFT``, plus ``TEMPLATE_SHIFT`` when the text before
+  the response is this server's chat template (:func:`render_chat`) rendered around the prompt.
+
+What llama.cpp's server (llama-cpp-python 0.3, tests/llm/test_openai_real_server.py) taught, modelled here:
+
+- ``max_tokens=0`` (or a negative value) means "generate until the context is full" (``N_CTX`` tokens in
+  all), not "generate nothing": the filler tokens and their log-probs come back after the echoed text.
+  (With ``max_tokens >= 1`` the stand-in generates one token and then ends, as if the model said EOS.)
+- ``/completions`` applies no chat template: it scores exactly the text sent. ``/chat/completions`` renders
+  :func:`render_chat` on the server; a client scoring a response after the same text must render it itself
+  (:class:`TemplateTokenizer` offers it the way a ``transformers`` tokenizer does).
 
 ``server.faults`` is a list consumed one request at a time (``None`` = answer normally): ``429``, ``500``,
 ``"hang"`` (never answer; the client must time out), ``"nologprobs"`` (a 200 without ``logprobs``), ``"noecho"``,
-``"redirect"``, ``"refuse_max_tokens_0"``, ``"drop_after"`` (answer, then drop the keep-alive connection);
+``"redirect"``, ``"drop_after"`` (answer, then drop the keep-alive connection);
 ``server.fault_fn(number, path, body)`` can return one too. The ``openai_server`` fixture (conftest.py) starts
 one per test; this module has a unique name so tests anywhere can import it.
 """
@@ -28,6 +38,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 RESPONSE_SHIFT = 40.0
+TEMPLATE_SHIFT = 3.0  # added to a response's log-prob when it follows the rendered chat template
+N_CTX = 256  # the context size that max_tokens=0 fills
+FILLER = (" and", -0.7)  # the token generated to fill the context, and its log-prob
 RETRY_AFTER = "0"  # the Retry-After header sent with a planted 429
 VOCAB_BASE = {"The": 1.0, "I": 0.5, "Yes": -1.0, "No": -1.3, "It": -2.0, "A": -2.5, "Maybe": -9.0}
 
@@ -61,9 +74,29 @@ def trolley_value(words: list[str]) -> float:
 
 PLANTED_TOP = 2.5  # the Möbius coefficient of {trolley, trolley, pulling, lever}
 
+GENERATION_PROMPT = "<|assistant|>\n"
+
+
+def render_chat(messages: list[dict[str, str]]) -> str:
+    """This server's chat template: ``<|role|>`` line, content line, ``<|end|>`` line; then the generation prompt.
+
+    Every marker stands on its own line, so the words of the rendered text are the messages' words plus markers
+    (which the planted function ignores).
+    """
+    return "".join(f"<|{m['role']}|>\n{m['content']}\n<|end|>\n" for m in messages) + GENERATION_PROMPT
+
+
+class TemplateTokenizer:
+    """Stands in for a ``transformers`` tokenizer where only its chat template is used."""
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False):
+        assert tokenize is False and add_generation_prompt is True
+        return render_chat(messages)
+
 
 def _tokens(text: str) -> list[tuple[str, int]]:
-    toks = [(m.group(), m.start()) for m in re.finditer(r"\s*\S+", text)]
+    # A newline is a token of its own (as in byte-level BPE), so a response after "...\n" starts a token.
+    toks = [(m.group(), m.start()) for m in re.finditer(r"\n|[^\S\n]*\S+", text)]
     end = toks[-1][1] + len(toks[-1][0]) if toks else 0
     if end < len(text):
         toks.append((text[end:], end))
@@ -161,9 +194,6 @@ class FakeOpenAIServer:
         if h.path == "/v1/chat/completions":
             self._send(h, 200, self._chat(body, fault))
         elif h.path == "/v1/completions":
-            if fault == "refuse_max_tokens_0" and body.get("max_tokens") == 0:
-                self._send(h, 400, {"error": {"message": "max_tokens must be at least 1"}})
-                return
             self._send(h, 200, self._completions(body, fault))
         else:
             self._send(h, 404, {"error": {"message": "no such route"}})
@@ -194,8 +224,10 @@ class FakeOpenAIServer:
         text = body["prompt"]
         max_tokens = int(body.get("max_tokens", 16))
         out = {"object": "text_completion", "model": body["model"]}
+        ranked = self._next_logprobs(text)
         if fault == "nologprobs" or not body.get("logprobs"):
-            gen = self._next_logprobs(text)[0][0] if max_tokens >= 1 else ""
+            n_gen = 1 if max_tokens >= 1 else max(1, N_CTX - len(_tokens(text)))
+            gen = ranked[0][0] + FILLER[0] * (n_gen - 1)
             out["choices"] = [{"index": 0, "text": (text if body.get("echo") else "") + gen, "logprobs": None}]
             return out
         tokens, offsets, lps = [], [], []
@@ -204,7 +236,9 @@ class FakeOpenAIServer:
             toks = _tokens(text)
             cut = len(text) - len(self.response) if text.endswith(self.response) else None
             resp = [i for i, (_, off) in enumerate(toks) if cut is not None and off >= cut]
-            share = (self.value(self.words(text[:cut])) - RESPONSE_SHIFT) / len(resp) if resp else 0.0
+            templated = cut is not None and text[:cut].endswith(GENERATION_PROMPT)
+            total = self.value(self.words(text[:cut])) - RESPONSE_SHIFT + (TEMPLATE_SHIFT if templated else 0.0)
+            share = total / len(resp) if resp else 0.0
             if self.bos is not None:  # as vLLM: a BOS token first; offsets are running lengths of token strings
                 tokens.append(self.bos)
                 lps.append(None)
@@ -212,19 +246,21 @@ class FakeOpenAIServer:
                 tokens.append(tok)
                 lps.append(None if i == 0 and self.bos is None else (share if i in resp else -1.5))
             offsets = [sum(len(t) for t in tokens[:j]) for j in range(len(tokens))]
-        n_prompt = len(tokens)
-        gen = ""
-        if max_tokens >= 1:
-            ranked = self._next_logprobs(text)
-            gen = ranked[0][0]
-            offsets.append(sum(len(t) for t in tokens) if echo else len(text))
-            tokens.append(gen)
-            lps.append(ranked[0][1])
-        out["usage"] = {"prompt_tokens": n_prompt or len(_tokens(text)), "completion_tokens": int(bool(gen))}
+        n_prompt = len(tokens) if echo else len(_tokens(text))
+        # One token, then an end of sequence; max_tokens <= 0: until the context is full (llama.cpp's server).
+        n_gen = 1 if max_tokens >= 1 else max(1, N_CTX - n_prompt)
+        generated = [(ranked[0][0], ranked[0][1])] + [FILLER] * (n_gen - 1)
         k = int(body.get("logprobs") or 0)
         tops = [None if v is None else {t: v} for t, v in zip(tokens, lps, strict=True)]
-        if max_tokens >= 1:
-            tops[-1] = dict(self._next_logprobs(text)[:k])
+        at = sum(len(t) for t in tokens) if echo else len(text)
+        for i, (tok, value) in enumerate(generated):
+            offsets.append(at)
+            at += len(tok)
+            tokens.append(tok)
+            lps.append(value)
+            tops.append(dict(ranked[:k]) if i == 0 else {tok: value})
+        gen = "".join(tok for tok, _ in generated)
+        out["usage"] = {"prompt_tokens": n_prompt, "completion_tokens": len(generated)}
         out["choices"] = [
             {
                 "index": 0,

@@ -12,7 +12,18 @@ import time
 
 import numpy as np
 import pytest
-from fake_openai_server import PLANTED_TOP, RESPONSE_SHIFT, TROLLEY, VOCAB_BASE, FakeOpenAIServer, trolley_value
+from fake_openai_server import (
+    N_CTX,
+    PLANTED_TOP,
+    RESPONSE_SHIFT,
+    TEMPLATE_SHIFT,
+    TROLLEY,
+    VOCAB_BASE,
+    FakeOpenAIServer,
+    TemplateTokenizer,
+    render_chat,
+    trolley_value,
+)
 
 from spexjax.errors import ValueFunctionError
 from spexjax.llm.openai import EndpointError, EndpointUnsupportedError, OpenAICompatible
@@ -150,6 +161,7 @@ def test_response_logprobs_match_planted(openai_server):
         words = ("Q: " + p + "\nA:").split()
         assert lp.sum() == pytest.approx(trolley_value(words) - RESPONSE_SHIFT, abs=1e-9)
     assert openai_server.by_path["/v1/completions"] == 3 and m.stats.boundary_tokens == 0
+    assert m.stats.generated_cut == 3  # the one generated token per request, cut off
 
 
 def test_response_located_when_a_bos_shifts_the_offsets(openai_server):
@@ -159,8 +171,7 @@ def test_response_located_when_a_bos_shifts_the_offsets(openai_server):
     assert [a.shape for a in lp] == [(1,), (1,)]
     assert lp[0][0] == pytest.approx(trolley_value(WORDS) - RESPONSE_SHIFT, abs=1e-9)
     assert lp[1][0] == pytest.approx(trolley_value([]) - RESPONSE_SHIFT, abs=1e-9)
-    openai_server.faults = ["refuse_max_tokens_0"]  # and with a generated token to drop (usage.prompt_tokens)
-    lp2 = _model(openai_server).response_logprobs(["pulling the lever"], " True")
+    lp2 = _model(openai_server).response_logprobs(["pulling the lever"], " True")  # generated token cut off
     assert lp2[0][0] == pytest.approx(trolley_value(["pulling", "the", "lever"]) - RESPONSE_SHIFT, abs=1e-9)
 
 
@@ -180,12 +191,68 @@ def test_response_needs_text_before_it(openai_server):
         m.response_logprobs([""], " True")
 
 
-def test_server_refusing_max_tokens_0_falls_back_to_1(openai_server):
-    openai_server.faults = ["refuse_max_tokens_0"]
+def test_response_scoring_never_asks_for_max_tokens_0(openai_server):
+    # llama.cpp's server reads max_tokens=0 as "until the context is full" (modelled by the stand-in): a client
+    # sending it would wait for N_CTX tokens and sum them in. The generated token must be cut off, whatever
+    # the usage block says or omits.
+    seen = []
+    openai_server.fault_fn = lambda number, path, body: seen.append(body.get("max_tokens"))
     m = _model(openai_server, prompt_format="Q: {prompt}\nA:")
     lp = m.response_logprobs([TROLLEY, "pulling"], " True")
-    assert m.stats.echo_fallbacks == 1 and [a.shape for a in lp] == [(1,), (1,)]  # the generated token is ignored
+    assert seen == [1, 1] and [a.shape for a in lp] == [(1,), (1,)] and m.stats.generated_cut == 2
     assert lp[0].sum() == pytest.approx(trolley_value(("Q: " + TROLLEY + "\nA:").split()) - RESPONSE_SHIFT)
+    # what max_tokens=0 gets from such a server: the echoed text, then the context filled with generated tokens
+    body = {"model": "planted", "prompt": "Q: pulling\nA: True", "max_tokens": 0, "echo": True, "logprobs": 1}
+    data = m._post("/completions", body)
+    assert len(data["choices"][0]["logprobs"]["tokens"]) == N_CTX
+    assert data["usage"]["completion_tokens"] == N_CTX - data["usage"]["prompt_tokens"]
+
+
+def test_generated_tokens_cut_without_usage(openai_server, monkeypatch):
+    # A server without a usage block: the text offsets (and, without them, the token strings) find the end.
+    original = openai_server._completions
+
+    def strip(body, fault, drop_offsets):
+        out = original(body, fault)
+        out.pop("usage", None)
+        if drop_offsets:
+            out["choices"][0]["logprobs"].pop("text_offset")
+        return out
+
+    for drop_offsets in (False, True):
+        monkeypatch.setattr(openai_server, "_completions", lambda b, f, d=drop_offsets: strip(b, f, d))
+        (lp,) = _model(openai_server, prompt_format="Q: {prompt}\nA:").response_logprobs(["pulling"], " True")
+        assert lp.shape == (1,)
+        assert lp[0] == pytest.approx(trolley_value(["Q:", "pulling", "A:"]) - RESPONSE_SHIFT, abs=1e-9)
+
+
+def test_chat_template_rendered_for_completions(openai_server, caplog):
+    # /completions applies no template: without chat_template= the response is scored after the plain text
+    # (and a warning says so for api="chat"); with it, after the template the chat endpoint would render.
+    plain = _model(openai_server)
+    (lp_plain,) = plain.response_logprobs([TROLLEY], " True")
+    assert lp_plain.sum() == pytest.approx(trolley_value(WORDS) - RESPONSE_SHIFT, abs=1e-9)
+    assert "applies no chat template" in caplog.text
+    for template in (TemplateTokenizer(), render_chat):
+        m = _model(openai_server, chat_template=template, system="Be brief.")
+        (lp,) = m.response_logprobs([TROLLEY], " True")
+        assert lp.sum() == pytest.approx(trolley_value(WORDS) - RESPONSE_SHIFT + TEMPLATE_SHIFT, abs=1e-9)
+        assert m.identity() != plain.identity() and "<|assistant|>" in m.identity()
+    assert (
+        _model(openai_server, chat_template=render_chat).identity()
+        == _model(openai_server, chat_template=TemplateTokenizer()).identity()
+    )  # the same rendering, the same values
+    # api="completions" contrasts go through the rendered template too, and agree with the chat endpoint's
+    comp = _model(openai_server, api="completions", chat_template=render_chat, top_logprobs=5)
+    chat = _model(openai_server, top_logprobs=5)
+    np.testing.assert_allclose(
+        comp.next_token_logprobs([TROLLEY], ["True", "False"]), chat.next_token_logprobs([TROLLEY], ["True", "False"])
+    )
+    with pytest.raises(TypeError, match="chat_template"):
+        _model(openai_server, chat_template="{% for m in messages %}")
+    bad = _model(openai_server, chat_template=lambda messages: None)
+    with pytest.raises(TypeError, match="render messages to a str"):
+        bad.response_logprobs([TROLLEY], " True")
 
 
 def test_generate(openai_server):
@@ -284,9 +351,8 @@ def test_missing_logprobs_named(openai_server):
         _model(openai_server, prompt_format="Q: {prompt}").response_logprobs([TROLLEY], " True")
 
 
-@pytest.mark.parametrize("refuse_zero", [False, True])
-def test_server_ignoring_echo_named(openai_server, refuse_zero):
-    openai_server.faults = ["refuse_max_tokens_0", "noecho"] if refuse_zero else ["noecho"]
+def test_server_ignoring_echo_named(openai_server):
+    openai_server.faults = ["noecho"]
     with pytest.raises(EndpointUnsupportedError, match=r"did not echo the prompt.*use contrast= instead"):
         _model(openai_server, prompt_format="Q: {prompt}").response_logprobs([TROLLEY], " True")
 
