@@ -1,10 +1,90 @@
-"""One place that turns a user ``key`` (int seed or JAX PRNG key) into deterministic generators."""
+"""One place that turns a user ``key`` (int seed or JAX PRNG key) into deterministic NumPy generators.
+
+Every random draw of the library comes from a *named stream* listed here (:data:`STREAMS`). Stream ``id``
+with its index words (at most one: SPEX's hash width or held-out block, a subset size) for a 64-bit seed
+``s = s_lo + 2**32 s_hi`` is ``SeedSequence([s_lo, id, *index, s_hi])``: a fixed number of words per
+stream, at most 4, with the id always in the second word.
+
+Why this layout. NumPy zero-pads the entropy up to its pool size (4 words), so ``default_rng([s, 3, 0])``
+and ``default_rng([s, 3])`` are the *same* generator: before 2026-12-07, SPEX's first held-out block
+(``target_r2``, ``[s, 3, 0]``) was ProxySPEX's first 64 training masks (``[s, 3]``) for the same key, and a
+key of ``2**32`` or more spilled into the stream word (``[s + 2**32, 32]`` was ``[s, 1, 32]``). Here every
+stream has its own id in the same position and a fixed length, so two streams (or two keys / indices of one
+stream) differ in at least one of the four padded words, and NumPy mixes up to four words with invertible
+steps (O'Neill's ``seed_seq_fe``), so different padded words give different pools: no two names can
+coincide. For keys below ``2**32`` the words are the ones the old ``[s, stream, *index]`` lists gave (the
+trailing ``s_hi = 0`` is padding), so every stream that did not collide draws exactly what it drew before;
+only SPEX's held-out blocks (new id) and the heads example split (was the bare seed) moved.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+#: SPEX hash codes ``M_c`` (index: 0 for the fixed design's b-bit codes, 32 for the growing design's
+#: 32-bit codes of ``target_r2``).
+SPEX_HASH = 1
+#: SPEX, fixed design: the extra uniform masks the refit uses beyond the structured rows.
+SPEX_EXTRA = 2
+#: ProxySPEX's uniform training masks (:func:`spexjax.proxyspex.uniform_masks`; the Banzhaf baseline draws
+#: the same masks on purpose, so the two compare on identical rows).
+PROXYSPEX_SAMPLES = 3
+#: SPEX, ``target_r2``: held-out uniform block ``k`` (index: the block number). Was id 3 with the block
+#: number appended, which made block 0 ProxySPEX's samples.
+SPEX_HELDOUT = 0x3B
+#: LightGBM proxy: the training / held-out split of the samples.
+LGBM_SPLIT = 0x1B
+#: JAX MLP proxy: the training / held-out split.
+NEURAL_SPLIT = 0x2E
+#: Fourier-network proxy: the training / held-out split.
+FOURIER_NET_SPLIT = 0x3F
+#: Cross-validation folds of the LASSO refit.
+REFIT_FOLDS = 0x1A55
+#: KernelSHAP / FaithSHAP baselines: coalition sizes from the Shapley kernel.
+KERNEL_SHAP = 32
+#: LIME baseline: its masks.
+LIME = 33
+#: :func:`spexjax.testing.random_sparse_fourier`.
+TESTING_FOURIER = 0x5F
+#: :func:`spexjax.testing.random_hierarchical_mobius`.
+TESTING_MOBIUS = 0x41
+#: Head pruning: random subsets of one size (index: the size).
+PRUNE_SUBSETS = 0x4EAD
+#: Head pruning: masks with a fixed keep fraction per share.
+PRUNE_MATCHED = 0x3A7C
+#: Head task: the fit / held-out split of the labelled examples.
+HEADS_EXAMPLE_SPLIT = 0x4E5A
+#: The digits data set's train / test permutation (:func:`spexjax.data.load_digits_split`); id 0 keeps the
+#: permutation ``default_rng(seed)`` gave for every seed below ``2**32``.
+DIGITS_SPLIT = 0
+#: Held-out faithfulness masks of ``explain`` and the command line (the CLI's seed constant since 2026-12-02).
+FAITHFULNESS = 20250219
+
+#: name -> (id, number of index words). The one registry every draw goes through.
+STREAMS: dict[str, tuple[int, int]] = {
+    "SPEX_HASH": (SPEX_HASH, 1),
+    "SPEX_EXTRA": (SPEX_EXTRA, 0),
+    "PROXYSPEX_SAMPLES": (PROXYSPEX_SAMPLES, 0),
+    "SPEX_HELDOUT": (SPEX_HELDOUT, 1),
+    "LGBM_SPLIT": (LGBM_SPLIT, 0),
+    "NEURAL_SPLIT": (NEURAL_SPLIT, 0),
+    "FOURIER_NET_SPLIT": (FOURIER_NET_SPLIT, 0),
+    "REFIT_FOLDS": (REFIT_FOLDS, 0),
+    "KERNEL_SHAP": (KERNEL_SHAP, 0),
+    "LIME": (LIME, 0),
+    "TESTING_FOURIER": (TESTING_FOURIER, 0),
+    "TESTING_MOBIUS": (TESTING_MOBIUS, 0),
+    "PRUNE_SUBSETS": (PRUNE_SUBSETS, 1),
+    "PRUNE_MATCHED": (PRUNE_MATCHED, 0),
+    "HEADS_EXAMPLE_SPLIT": (HEADS_EXAMPLE_SPLIT, 0),
+    "DIGITS_SPLIT": (DIGITS_SPLIT, 0),
+    "FAITHFULNESS": (FAITHFULNESS, 0),
+}
+_ARITY = {sid: arity for sid, arity in STREAMS.values()}
+if len(_ARITY) != len(STREAMS) or not all(0 <= sid < 1 << 32 and a <= 1 for sid, a in STREAMS.values()):
+    raise RuntimeError("stream ids must be distinct 32-bit words with at most one index word")  # pragma: no cover
 
 
 def key_to_seed(key: Any) -> int:
@@ -29,6 +109,21 @@ def key_to_seed(key: Any) -> int:
     return seed
 
 
-def numpy_rng(key: Any, *streams: int) -> np.random.Generator:
-    """A NumPy generator for ``key`` and an optional stream id (independent per stream)."""
-    return np.random.default_rng([key_to_seed(key), *streams])
+def seed_sequence(key: Any, stream: int, *index: int) -> np.random.SeedSequence:
+    """The ``SeedSequence`` of named ``stream`` (an id of :data:`STREAMS`) with its index words for ``key``."""
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or int(stream) not in _ARITY:
+        raise ValueError(f"stream must be one of the ids in spexjax._rng.STREAMS; got {stream!r}")
+    arity = _ARITY[int(stream)]
+    if len(index) != arity:
+        raise ValueError(f"stream {int(stream)} takes {arity} index word(s); got {len(index)}")
+    for v in index:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 1 << 32:
+            raise ValueError(f"stream index words must be ints in [0, 2**32); got {v!r}")
+    seed = key_to_seed(key)
+    words = [seed & 0xFFFFFFFF, int(stream), *(int(v) for v in index), seed >> 32]
+    return np.random.SeedSequence(words)
+
+
+def numpy_rng(key: Any, stream: int, *index: int) -> np.random.Generator:
+    """A NumPy generator for ``key`` on named ``stream`` (see the module docstring: streams never coincide)."""
+    return np.random.default_rng(seed_sequence(key, stream, *index))

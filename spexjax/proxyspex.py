@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import PROXYSPEX_SAMPLES, numpy_rng
 from spexjax.errors import BudgetError, SpexError
 from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.metrics import r2_score
@@ -43,7 +43,7 @@ MIN_SAMPLES = 16  # a proxy needs a training split and a held-out split
 AUTO_SEARCH_SAMPLES = 2000  # search="auto": try the proxy's small settings grid up to this many samples
 
 
-def uniform_masks(key: Any, m: int, n: int, stream: int = 3) -> np.ndarray:
+def uniform_masks(key: Any, m: int, n: int, stream: int = PROXYSPEX_SAMPLES) -> np.ndarray:
     """``bool[m, n]`` with i.i.d. Bernoulli(1/2) bits, drawn as packed bytes (no float matrix, no
     ``comb(n, k)`` size weights, so any ``n`` works)."""
     rng = numpy_rng(key, stream)

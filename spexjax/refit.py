@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import REFIT_FOLDS, numpy_rng
 
 __all__ = ["design_matrix", "refit", "ridge_loo", "lasso_cv"]
 
@@ -129,7 +129,7 @@ def lasso_cv(
             alphas = amax * np.logspace(0, -4, 20) if amax > 0 else np.array([1e-12])
         alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
         folds = int(max(2, min(folds, m)))
-        fold = numpy_rng(key, 0x1A55).permutation(m) % folds
+        fold = numpy_rng(key, REFIT_FOLDS).permutation(m) % folds
         err = np.zeros(len(alphas))
         for k in range(folds):
             tr, te = fold != k, fold == k

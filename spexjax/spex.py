@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spexjax._jit_cache import enable_persistent_compilation_cache
-from spexjax._rng import numpy_rng
+from spexjax._rng import SPEX_EXTRA, SPEX_HASH, SPEX_HELDOUT, numpy_rng
 from spexjax.errors import BudgetError, SpexError
 from spexjax.interactions import Interactions, padded_to_supports
 from spexjax.kernels.peeling import pack_bits, peel
@@ -255,7 +255,7 @@ def spex(
     )
     vf = as_value_function(value_fn, n)
     opts = check_run_options(options, method="spex")
-    numpy_rng(key, 1)  # a bad key fails here, before any query
+    numpy_rng(key, SPEX_HASH, 0)  # a bad key fails here, before any query
     settings = dict(
         decoder=decoder, refine=bool(refine), noise_sd=noise_sd, chase_depth=chase_depth,
         root_finder=root_finder, peeling=peeling, devices=devices,
@@ -270,7 +270,7 @@ def spex(
     enable_persistent_compilation_cache()
     runner = make_runner(vf, n, desc="spex queries", options=opts, method="spex")
 
-    rng = numpy_rng(key, 1)
+    rng = numpy_rng(key, SPEX_HASH, 0)
     C, B = plan.groups, 1 << plan.b
     hash_codes = rng.integers(0, B, size=(C, n), dtype=np.uint32)
     delays = BCHDelays(code, n)
@@ -280,7 +280,7 @@ def spex(
         extra = None
         n_extra = min(plan.extra, _MAX_EXTRA_BITS // n)
         if n_extra > 0:
-            xr = numpy_rng(key, 2).random((n_extra, n)) < 0.5
+            xr = numpy_rng(key, SPEX_EXTRA).random((n_extra, n)) < 0.5
             yr = np.asarray(runner.evaluate(xr), dtype=np.float64)
             ok = np.isfinite(yr)
             extra = (xr[ok], yr[ok])
@@ -499,7 +499,7 @@ def _grow_half(runner, hash_codes: np.ndarray, delays: BCHDelays, b: int) -> np.
 
 def _test_block(key: Any, k: int, n: int) -> np.ndarray:
     """Held-out block ``k``: ``bool[64, n]`` uniform masks from their own stream (random bytes, unpacked)."""
-    raw = numpy_rng(key, 3, k).integers(0, 256, size=(_TEST_BLOCK, (n + 7) // 8), dtype=np.uint8)
+    raw = numpy_rng(key, SPEX_HELDOUT, k).integers(0, 256, size=(_TEST_BLOCK, (n + 7) // 8), dtype=np.uint8)
     return np.unpackbits(raw, axis=1, count=n).astype(bool)
 
 
@@ -528,7 +528,7 @@ def _spex_adaptive(vf, n, budget, t, key, b, groups, target, settings, opts, fea
     code = _code(n, t)
     enable_persistent_compilation_cache()
     # full 32-bit codes: the design at b bits reads the low b bits, so growing reveals the next bit
-    hash_codes = numpy_rng(key, 1, 32).integers(0, 1 << 32, size=(C, n), dtype=np.uint64).astype(np.uint32)
+    hash_codes = numpy_rng(key, SPEX_HASH, 32).integers(0, 1 << 32, size=(C, n), dtype=np.uint64).astype(np.uint32)
     delays = BCHDelays(code, n)
     runner = make_runner(vf, n, desc="spex queries", options=opts, method="spex")
     rounds: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import TESTING_FOURIER, TESTING_MOBIUS, numpy_rng
 from spexjax.interactions import supports_to_padded
 from spexjax.value_functions import AffineQueries, ValueFunction, check_masks, check_n
 
@@ -131,7 +131,7 @@ def random_sparse_fourier(n: int, num_terms: int, max_degree: int, *, key: Any =
     coefficients of random sign and magnitude uniform in ``[0.5, 1.5]`` (well separated from 0, as in
     the papers' synthetic experiments)."""
     n = check_n(n)
-    rng = numpy_rng(key, 0x5F)
+    rng = numpy_rng(key, TESTING_FOURIER)
     sup = random_supports(rng, n, int(num_terms), int(max_degree))
     coef = rng.choice([-1.0, 1.0], size=len(sup)) * rng.uniform(0.5, 1.5, size=len(sup))
     return SparseFourier(n, sup, coef)
@@ -148,7 +148,7 @@ def random_hierarchical_mobius(
     import itertools
 
     n = check_n(n)
-    rng = numpy_rng(key, 0x41)
+    rng = numpy_rng(key, TESTING_MOBIUS)
     tops = random_supports(rng, n, int(num_top), int(max_degree), min_degree=max(1, min(2, max_degree)))
     weights: dict[tuple[int, ...], float] = {}
     for top in tops:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import LIME, numpy_rng
 from spexjax.baselines import _regression as reg
 from spexjax.baselines._result import make_result
 from spexjax.baselines._runner import check_options, evaluate
@@ -22,8 +22,6 @@ from spexjax.interactions import Interactions
 from spexjax.value_functions import check_n
 
 __all__ = ["lime", "lime_weights"]
-
-_STREAM = 33
 
 
 def lime_weights(masks: np.ndarray, kernel_width: float = 25.0) -> np.ndarray:
@@ -84,7 +82,7 @@ def lime(
         raise SpexError(f"alpha must be a finite number >= 0; got {alpha}")
     budget = reg.check_budget("lime", budget, 2)
     options = check_options("lime", options)
-    masks = reg.lime_masks(numpy_rng(key, _STREAM), budget, n)
+    masks = reg.lime_masks(numpy_rng(key, LIME), budget, n)
     masks, y, queries = evaluate(value_fn, n, masks, options, desc="lime queries")
     w = lime_weights(masks, kernel_width)
     intercept, beta = _ridge(masks.astype(np.float64), y, w, alpha)

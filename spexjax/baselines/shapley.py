@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import KERNEL_SHAP, numpy_rng
 from spexjax.baselines import _regression as reg
 from spexjax.baselines._result import make_result
 from spexjax.baselines._runner import check_options, evaluate
@@ -23,8 +23,6 @@ from spexjax.interactions import Interactions
 from spexjax.value_functions import check_n
 
 __all__ = ["faith_shap", "kernel_shap"]
-
-_STREAM = 32
 
 
 def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, feature_names: Any, options: dict):
@@ -37,7 +35,7 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
     if reg.enumerable(n, budget):
         masks, sampling = reg.all_masks(n), "all coalitions, Shapley-kernel weights"
     else:
-        inner = reg.kernel_masks(numpy_rng(key, _STREAM), budget - 2, n, paired=True)
+        inner = reg.kernel_masks(numpy_rng(key, KERNEL_SHAP), budget - 2, n, paired=True)
         masks = np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), inner])
         sampling = "sizes drawn from the Shapley kernel, paired complements, equal weights"
     masks, y, queries = evaluate(value_fn, n, masks, options, desc=f"{method} queries")

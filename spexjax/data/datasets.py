@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spexjax._rng import DIGITS_SPLIT, numpy_rng
 from spexjax.errors import SpexError, require
 
 __all__ = ["load_digits_split"]
@@ -20,7 +21,7 @@ def load_digits_split(n_train: int | None = None, *, seed: int = 0,
     datasets = require("sklearn.datasets", "data", what="load_digits_split")
     bunch = datasets.load_digits()
     images, labels = bunch.images, bunch.target
-    perm = np.random.default_rng(seed).permutation(len(labels))
+    perm = numpy_rng(seed, DIGITS_SPLIT).permutation(len(labels))
     tr, te = perm[:1297], perm[1297:]
     if n_train is not None:
         if isinstance(n_train, bool) or not isinstance(n_train, int | np.integer) or not 1 <= n_train <= len(tr):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from spexjax._rng import HEADS_EXAMPLE_SPLIT, numpy_rng
 from spexjax.errors import SpexError
 
 __all__ = ["Example", "TOPICS", "read_mcq", "split_examples", "topic_examples"]
@@ -119,7 +120,7 @@ def split_examples(examples: Sequence[Example], heldout: float | int, *, key: in
         raise TypeError(f"heldout must be a float fraction or an int count; got {type(heldout).__name__}")
     if not 1 <= k < len(ex):
         raise SpexError(f"heldout must leave >= 1 example in each split; got {k} of {len(ex)}")
-    perm = np.random.default_rng(key).permutation(len(ex))
+    perm = numpy_rng(key, HEADS_EXAMPLE_SPLIT).permutation(len(ex))
     return [ex[i] for i in sorted(perm[k:])], [ex[i] for i in sorted(perm[:k])]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import PRUNE_MATCHED, PRUNE_SUBSETS, numpy_rng
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.runs import make_runner
@@ -58,7 +58,7 @@ def prune_lasso(masks: np.ndarray, values: np.ndarray, size: int, *, key: int = 
 
 def random_subsets(n: int, size: int, count: int, *, key: Any = 0) -> np.ndarray:
     """``bool[count, n]`` masks with exactly ``size`` features kept, uniformly at random (one stream per size)."""
-    rng = numpy_rng(key, 0x4EAD, int(size))
+    rng = numpy_rng(key, PRUNE_SUBSETS, int(size))
     out = np.zeros((count, n), dtype=bool)
     for r in range(count):
         out[r, rng.choice(n, size, replace=False)] = True
@@ -67,7 +67,7 @@ def random_subsets(n: int, size: int, count: int, *, key: Any = 0) -> np.ndarray
 
 def matched_masks(n: int, budget: int, fractions: tuple[float, ...], *, key: Any = 0) -> np.ndarray:
     """``bool[budget, n]``: equal shares of the budget with each feature kept with probability ``fraction``."""
-    rng = numpy_rng(key, 0x3A7C)
+    rng = numpy_rng(key, PRUNE_MATCHED)
     share = np.array_split(np.arange(budget), len(fractions))
     out = np.zeros((budget, n), dtype=bool)
     for rows, f in zip(share, fractions, strict=True):

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spexjax._rng import key_to_seed, numpy_rng
+from spexjax._rng import FOURIER_NET_SPLIT, key_to_seed, numpy_rng
 
 __all__ = ["FourierNetProxy", "expand_units"]
 
@@ -154,7 +154,7 @@ class FourierNetProxy:
         m, n = X.shape
         d = int(self.degree or min(int(max_degree), 6))
         seed = key_to_seed(key) % (2**31)
-        rng = numpy_rng(key, 0x3F)
+        rng = numpy_rng(key, FOURIER_NET_SPLIT)
         perm = rng.permutation(m)
         n_val = max(1, int(round(self.valid_fraction * m)))
         val, tr = perm[:n_val], perm[n_val:]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import key_to_seed, numpy_rng
+from spexjax._rng import LGBM_SPLIT, key_to_seed, numpy_rng
 
 __all__ = ["LightGBMProxy", "booster_to_forest", "default_threads", "openmp_waits_passively", "DEFAULT_PARAMS",
            "SEARCH_GRID"]
@@ -167,7 +167,7 @@ class LightGBMProxy:
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y, dtype=np.float64)
         m = X.shape[0]
-        rng = numpy_rng(key, 0x1B)
+        rng = numpy_rng(key, LGBM_SPLIT)
         perm = rng.permutation(m)
         n_val = int(round(self.valid_fraction * m)) if m >= 20 else 0
         val, tr = perm[:n_val], perm[n_val:]

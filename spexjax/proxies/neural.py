@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spexjax._rng import key_to_seed, numpy_rng
+from spexjax._rng import NEURAL_SPLIT, key_to_seed, numpy_rng
 from spexjax.value_functions import ValueFunction
 
 __all__ = ["NeuralProxy", "MLPValueFunction"]
@@ -91,7 +91,7 @@ class NeuralProxy:
         X = np.asarray(X, dtype=bool)
         y = np.asarray(y, dtype=np.float64)
         m, n = X.shape
-        rng = numpy_rng(key, 0x2E)
+        rng = numpy_rng(key, NEURAL_SPLIT)
         perm = rng.permutation(m)
         n_val = max(1, int(round(self.valid_fraction * m)))
         val, tr = perm[:n_val], perm[n_val:]
