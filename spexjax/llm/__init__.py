@@ -3,7 +3,8 @@ a model's output.
 
 Backends: :class:`HuggingFaceLM` and :class:`HuggingFaceClassifier` (transformers, PyTorch),
 :class:`OpenAICompatible` (any server speaking the OpenAI HTTP protocol), the embedded MiniLM (pure JAX,
-offline: :class:`MiniLMZeroShot`, :class:`MiniLMSimilarity`, :func:`default_backend`). Task: :class:`PromptTask`.
+offline: :class:`MiniLMZeroShot`, :class:`MiniLMSimilarity`, :func:`default_backend`), the embedded causal LM
+(:class:`SmolLM2`, :class:`JaxCausalLM`: Llama-family GGUF/safetensors in pure JAX). Task: :class:`PromptTask`.
 The torch/HTTP backends are loaded on first access (module ``__getattr__``), so ``import spexjax.llm`` never
 imports torch; the embedded backends import JAX only.
 """
@@ -23,6 +24,8 @@ _LAZY = {
     "HuggingFaceLM": "spexjax.llm.hf",
     "HuggingFaceClassifier": "spexjax.llm.hf",
     "OpenAICompatible": "spexjax.llm.openai",
+    "JaxCausalLM": "spexjax.llm.llama",
+    "SmolLM2": "spexjax.llm.llama",
 }
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "EmbeddingCosine",
     "HuggingFaceClassifier",
     "HuggingFaceLM",
+    "JaxCausalLM",
     "LanguageModel",
     "MiniLMSimilarity",
     "MiniLMZeroShot",
@@ -39,6 +43,7 @@ __all__ = [
     "ResponseLogProb",
     "ResponseSpanTask",
     "Score",
+    "SmolLM2",
     "TextScorer",
     "Tokenizing",
     "Units",

@@ -121,6 +121,17 @@ def tokenizer_digest(tokenizer: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _looks_like_path(name: str) -> bool:
+    """A local path rather than a hub name: absolute, ``./``/``../``/``~`` relative, or an existing file system
+    entry's parent (hub names are ``name`` or ``org/name``)."""
+    return (
+        os.path.isabs(name)
+        or name.startswith(("./", "../", "~", "." + os.sep))
+        or name.count("/") > 1
+        or os.sep != "/" and os.sep in name
+    )
+
+
 def _accepts(fn: Any, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -334,24 +345,42 @@ class HuggingFaceLM(_TorchBackend):
         *,
         local_files_only: bool | None = None,
         trust_remote_code: bool = False,
+        gguf_file: str | None = None,
         **options: Any,
     ) -> HuggingFaceLM:
         """Load model and tokenizer with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
         A local folder is loaded with ``local_files_only=True`` (nothing touches the network); a hub name is
         loaded offline too when ``HF_HUB_OFFLINE=1`` is set or ``local_files_only=True`` is passed. ``dtype``
-        defaults to float32.
+        defaults to float32. ``gguf_file="model.gguf"`` loads a llama.cpp GGUF file in that folder (transformers
+        dequantises it; needs the ``gguf`` package): the PyTorch reference of :class:`spexjax.llm.JaxCausalLM`
+        on the same weights.
         """
         tf = _transformers()
         if not isinstance(name_or_path, str | os.PathLike):
             raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
         name_or_path = os.fspath(name_or_path)
+        if _looks_like_path(name_or_path) and not os.path.isdir(name_or_path):
+            raise FileNotFoundError(
+                f"name_or_path: the folder {name_or_path!r} does not exist (hub names like 'org/model' need the "
+                "network or a cached copy with HF_HUB_OFFLINE=1)"
+            )
         if local_files_only is None:
             local_files_only = os.path.isdir(name_or_path) or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-        kw = {"local_files_only": bool(local_files_only), "trust_remote_code": trust_remote_code}
+        kw: dict[str, Any] = {"local_files_only": bool(local_files_only), "trust_remote_code": trust_remote_code}
+        name = name_or_path
+        if gguf_file is not None:
+            if not isinstance(gguf_file, str | os.PathLike):
+                raise TypeError(f"gguf_file must be a str or path, got {type(gguf_file).__name__}")
+            gguf_file = os.fspath(gguf_file)
+            if os.path.isdir(name_or_path) and not os.path.isfile(os.path.join(name_or_path, gguf_file)):
+                raise FileNotFoundError(f"gguf_file: no file {gguf_file!r} in the folder {name_or_path!r}")
+            require("gguf", "smollm2", what="loading GGUF files in transformers")
+            kw["gguf_file"] = gguf_file
+            name = os.path.join(name_or_path, gguf_file)
         tokenizer = tf.AutoTokenizer.from_pretrained(name_or_path, **kw)
         model = tf.AutoModelForCausalLM.from_pretrained(name_or_path, **_dtype_kw(tf, dtype), **kw)
-        return cls(model, tokenizer, device=device, name=name_or_path, **options)
+        return cls(model, tokenizer, device=device, name=name, **options)
 
     # -- tokenisation -----------------------------------------------------------------------------------
     def _identity_parts(self) -> dict[str, Any]:

