@@ -405,11 +405,14 @@ def _blame_model(name: str | None) -> Iterator[None]:
 
 
 def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, target: str,
-             extra_provenance: dict[str, Any] | None = None, model_option: str | None = None) -> Any:
+             extra_provenance: dict[str, Any] | None = None, model_option: str | None = None,
+             finish: Callable[[Any], Any] | None = None) -> Any:
     """Explain any ValueFunction with ``n``/``feature_names``/``fingerprint``: run, measure R², print, save.
 
     ``model_option`` names the option blamed when the value function fails during the run (``--model`` for an
-    endpoint that goes down); without it the error goes up as it is.
+    endpoint that goes down); without it the error goes up as it is. ``finish(result) -> result`` runs after
+    the summary is printed and before anything is saved: a lens adds what its report view needs (a new result,
+    e.g. ``spexjax.report.with_grid``), so ``--json`` and ``--report`` hold the same metadata.
     """
     import spexjax
     from spexjax.report import save_html, summary
@@ -439,6 +442,8 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
     _say(summary(final, k=args.top))
     cached = f", {hits} of them answered by the cache" if hits else ""
     _say(f"model queries: {result.queries} (budget {args.budget}{cached}) in {seconds:.1f} s")
+    if finish is not None:
+        final = finish(final)
     if args.json:
         with option("--json"):
             final.save(args.json)
@@ -470,20 +475,29 @@ def _heads(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
         except ValueError as err:
             raise CliError(f"--questions/--model: {err}") from None
         model = args.model or "embedded MiniLM-L6 (JAX)"
-        result = run_task(task, args, title=f"Attention heads of {model}: {task!r}", model=model,
-                          target=f"{args.metric} on the fit split")
-        held = task.heldout()
-        full = held(np.ones((1, task.n), bool))[0]
-        for fraction in args.prune or ():
-            try:
-                size = kept_size(fraction, task.n)
-            except ValueError as err:
-                raise CliError(f"--prune: {err}") from None
-            keep = result.best_subset(size)
-            mask = np.zeros((1, task.n), bool)
-            mask[0, list(keep)] = True
-            _say(f"keep {fraction:.0%} ({size} heads): held-out {args.metric} {held(mask)[0]:.4f} "
-                 f"(all heads {full:.4f}): " + " ".join(task.feature_names[i] for i in keep))
+
+        def prune(result: Any) -> Any:  # the grid report outlines the kept heads and shows these scores
+            from spexjax.report import with_grid
+
+            held = task.heldout()
+            full = held(np.ones((1, task.n), bool))[0]
+            rows = []
+            for fraction in args.prune or ():
+                try:
+                    size = kept_size(fraction, task.n)
+                except ValueError as err:
+                    raise CliError(f"--prune: {err}") from None
+                keep = result.best_subset(size)
+                mask = np.zeros((1, task.n), bool)
+                mask[0, list(keep)] = True
+                score = float(held(mask)[0])
+                _say(f"keep {fraction:.0%} ({size} heads): held-out {args.metric} {score:.4f} "
+                     f"(all heads {full:.4f}): " + " ".join(task.feature_names[i] for i in keep))
+                rows.append({"fraction": fraction, "kept": list(keep), "heldout": score, "full": float(full)})
+            return with_grid(result, task.layers, task.heads, prune=rows, metric=args.metric)
+
+        run_task(task, args, title=f"Attention heads of {model}: {task!r}", model=model,
+                 target=f"{args.metric} on the fit split", finish=prune)
         return 0
 
     return run
@@ -510,8 +524,17 @@ def _data(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
                            steps=args.steps)
         title = (f"Attributing the margin of digits test image {args.test_index} (label {int(yte[args.test_index])}) "
                  f"to {task.n} training images ({args.model}, {args.steps} steps per training)")
+        j, label = args.test_index, int(yte[args.test_index])
+
+        def images(result: Any) -> Any:  # the image report: thumbnails of the terms' training images
+            from spexjax.report import with_images
+
+            margin = float(task(np.ones((1, task.n), bool))[0]) if args.report or args.json else None
+            return with_images(result, Xtr, ytr, test_image=Xte[j], test_label=label, margin=margin,
+                               test_name=f"digits test image {j}")
+
         run_task(task, args, title=title, model=f"{args.model} retrained per mask (JAX, vmapped)",
-                 target="margin of the test image")
+                 target="margin of the test image", finish=images)
         return 0
 
     return run

@@ -5,6 +5,10 @@ For a margin value function, a Möbius term ``a(S)`` of a set ``S`` of training 
 e.g. points that jointly shape a decision boundary), ``a(S) < 0`` is redundancy (each alone does the job, two
 copies of the same image being the extreme case). Sets are split by the labels of their points: all of the
 test point's class (target), none of it (non-target), or mixed.
+
+The HTML report draws the same split with the training images themselves: :func:`with_images` (from
+:mod:`spexjax.report.lenses`) attaches the thumbnails of the shown points to a result (images as an array or a
+``.npy`` path beside a datamodels store), and :func:`spexjax.report.save_html` then draws the image view.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import numpy as np
 
 from spexjax.errors import SpexError, require
 from spexjax.interactions import Interactions
+from spexjax.report.lenses import with_images
 
-__all__ = ["split_sets", "plot_sets", "GROUPS"]
+__all__ = ["split_sets", "plot_sets", "with_images", "GROUPS"]
 
 GROUPS = ("target", "non_target", "mixed")
 

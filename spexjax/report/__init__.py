@@ -2,6 +2,9 @@
 
 Everything is built from an :class:`~spexjax.Interactions` alone (its ``feature_names`` and ``meta``), so a
 saved result (``Interactions.save``) rebuilds the same report: ``spexjax report result.json --report r.html``.
+The view follows ``meta["lens"]`` (:mod:`spexjax.report.lenses`): the prompt's text (default), the training
+images of a data attribution (:func:`with_images`), or a layers x heads grid for attention heads
+(:func:`with_grid`).
 
     >>> from spexjax.report import save_html
     >>> save_html(result, "report.html")          # doctest: +SKIP
@@ -11,14 +14,17 @@ from __future__ import annotations
 
 from spexjax.report.content import INDICES, Explanation, Term, explain, with_meta
 from spexjax.report.html import render, save_html, to_html
+from spexjax.report.lenses import LENSES, lens_of, with_grid, with_images
 from spexjax.report.plots import plot_bar, plot_network, plot_text
 from spexjax.report.text import summary
 
 __all__ = [
     "INDICES",
+    "LENSES",
     "Explanation",
     "Term",
     "explain",
+    "lens_of",
     "plot_bar",
     "plot_network",
     "plot_text",
@@ -26,5 +32,7 @@ __all__ = [
     "save_html",
     "summary",
     "to_html",
+    "with_grid",
+    "with_images",
     "with_meta",
 ]

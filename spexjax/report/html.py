@@ -23,7 +23,7 @@ import numpy as np
 
 from spexjax.report.content import INDEX_TITLES, Explanation, Term, explain
 
-__all__ = ["render", "save_html", "to_html"]
+__all__ = ["page", "render", "save_html", "to_html"]
 
 POSITIVE = (202, 45, 48)  # raises the output
 NEGATIVE = (33, 102, 172)  # lowers it
@@ -345,25 +345,71 @@ def render(exp: Explanation, *, full_page: bool = True, k_top: int = 8) -> str:
         f'{radios}<nav><span>index:</span>{tabs}</nav>{body}<div class="tip"></div>'
         f"<script>{_JS.replace('ID', rid)}</script></div>"
     )
-    if not full_page:
-        return fragment
+    return page(exp.title, fragment) if full_page else fragment
+
+
+def page(title: str, fragment: str) -> str:
+    """A whole HTML page around a report fragment; its CSP forbids every fetch (images only as data: URIs)."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "script-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{_esc(exp.title)}</title><style>body{{margin:0;background:#f6f6f4}}</style></head>"
+        f"<title>{_esc(title)}</title><style>body{{margin:0;background:#f6f6f4}}</style></head>"
         f"<body>{fragment}</body></html>\n"
     )
 
 
-def to_html(result: Any, *, full_page: bool = True, k: int = 15, order: int | None = None, **kwargs: Any) -> str:
+def to_html(
+    result: Any,
+    *,
+    full_page: bool = True,
+    k: int = 15,
+    order: int | None = None,
+    images: Any = None,
+    labels: Any = None,
+    test_image: Any = None,
+    test_label: int | None = None,
+    margin: float | None = None,
+    **kwargs: Any,
+) -> str:
     """The report of ``result`` (an :class:`~spexjax.Interactions`) as an HTML string.
+
+    The view follows ``result.meta["lens"]`` (:mod:`spexjax.report.lenses`): the text view by default, the
+    training-image view for data attribution, the layers x heads grid for attention heads. ``images=`` (the
+    training images, or a ``.npy`` path) with ``labels=``, ``test_image=``, ``test_label=``, ``margin=``
+    attaches the images first (:func:`~spexjax.report.lenses.with_images`), so a plain data result gets the
+    image view in one call.
 
     ``k`` terms per index, STII/FSII at ``order`` (default 2); other keywords go to
     :func:`spexjax.report.content.explain` (``text=``, ``title=``).
     """
-    return render(explain(result, k=k, order=order, **kwargs), full_page=full_page)
+    from spexjax.interactions import Interactions
+    from spexjax.report import lenses
+
+    if not isinstance(result, Interactions):
+        raise TypeError(f"result must be a spexjax.Interactions; got {type(result).__name__}")
+    if images is not None:
+        result = lenses.with_images(result, images, labels, test_image=test_image, test_label=test_label,
+                                    margin=margin)
+    elif labels is not None or test_image is not None or test_label is not None or margin is not None:
+        raise ValueError("images: labels=, test_image=, test_label= and margin= describe images; pass images= too")
+    kind = lenses.lens_of(result)
+    spec = lenses.lens_spec(result)
+    if kind == "images" and not spec.get("thumbs") and spec.get("images_path"):
+        # a lens that names the images beside a datamodels store: read the shown rows from there now
+        result = lenses.with_images(result, spec["images_path"], spec.get("labels_path"),
+                                    test_label=spec.get("target_class"))
+    if kind == "text":
+        return render(explain(result, k=k, order=order, **kwargs), full_page=full_page)
+    from spexjax.report import views
+
+    if order is not None or kwargs.get("text") is not None:
+        raise ValueError(f"order/text: only the text view uses them; this result's lens is {kind!r}")
+    title = kwargs.get("title")
+    if kind == "images":
+        return views.render_images(lenses.image_view(result, k=k), full_page=full_page, title=title)
+    return views.render_grid(lenses.grid_view(result, k=k), full_page=full_page, title=title)
 
 
 def save_html(result: Any, path: str | os.PathLike, **kwargs: Any) -> str:
