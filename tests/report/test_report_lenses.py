@@ -16,7 +16,7 @@ from report_cases import EVIL, data_result, digit_images, double_negation, heads
 
 import spexjax
 from spexjax.report import lens_of, save_html, to_html, with_grid, with_images, with_meta
-from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS, MAX_SIDE, grid_view, image_view, image_terms
+from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS, MAX_SIDE, grid_view, image_terms, image_view
 from spexjax.report.png import as_images, decode_png_size, encode_png, thumbnail, to_uint8, valid_b64_png
 
 IMG_SRC = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
