@@ -10,7 +10,9 @@ same view.
 - ``"images"`` (data attribution): :func:`with_images` stores, for the points the report shows and no others,
   a small PNG (base64) and the labels of every point in a term. So the file size does not grow with the
   number of training points: a result over 50,000 points shows at most ``1 + 2 * K_POINTS + 2 * K_SETS *
-  MAX_MEMBERS`` thumbnails of at most ``MAX_SIDE`` pixels a side.
+  MAX_MEMBERS`` = 77 thumbnails of at most ``MAX_SIDE`` = 64 pixels a side, RGB or grey: at most
+  77 * (64 * 64 * 3 + 64 + ~70) bytes of PNG, ~1.27 MB in base64 even for incompressible pixels, and the whole
+  page stays under 2 MB (``SIZE_BOUND``) unless feature names or provenance strings run to kilobytes each.
 - ``"grid"`` (attention heads): ``layers`` x ``heads`` (or read from names ``L{l}H{h}``), the task metric and,
   for a pruning run, the kept heads and their held-out scores (:func:`with_grid`).
 """
@@ -36,6 +38,7 @@ __all__ = [
     "LENSES",
     "MAX_MEMBERS",
     "MAX_SIDE",
+    "SIZE_BOUND",
     "GridView",
     "ImagePoint",
     "ImageSet",
@@ -57,6 +60,8 @@ MAX_MEMBERS = 6
 """Thumbnails drawn per set; larger sets say how many more points they have."""
 MAX_SIDE = 64
 """Longest side of a thumbnail in pixels (bigger images are block-averaged down)."""
+SIZE_BOUND = 2_000_000
+"""Bytes an image report stays under at any number of training points (tested at n = 50,000)."""
 
 
 def lens_spec(result: Any) -> dict[str, Any]:
@@ -162,6 +167,8 @@ def with_images(
     """
     n = result.n
     imgs = as_images(_load(images, "images"), n)
+    if imgs.shape[3] == 4:  # alpha adds bytes, not information, to a thumbnail: the size bound assumes RGB
+        imgs = imgs[..., :3]
     shown = _shown_points(result)
     lab = None
     if labels is not None:
@@ -174,6 +181,7 @@ def with_images(
     if test_image is not None:
         t = np.asarray(test_image)
         test = as_images(t.reshape(1, *t.shape))[0]
+        test = test[..., :3] if test.shape[-1] == 4 else test
         if test.shape != imgs.shape[1:]:
             raise ValueError(f"test_image must have the training images' shape {imgs.shape[1:]}; got {t.shape}")
     # one contrast for every thumbnail of the report: the shown images and the test image together

@@ -16,7 +16,16 @@ from report_cases import EVIL, data_result, digit_images, double_negation, heads
 
 import spexjax
 from spexjax.report import lens_of, save_html, to_html, with_grid, with_images, with_meta
-from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS, MAX_SIDE, grid_view, image_terms, image_view
+from spexjax.report.lenses import (
+    K_POINTS,
+    K_SETS,
+    MAX_MEMBERS,
+    MAX_SIDE,
+    SIZE_BOUND,
+    grid_view,
+    image_terms,
+    image_view,
+)
 from spexjax.report.png import as_images, decode_png_size, encode_png, thumbnail, to_uint8, valid_b64_png
 
 IMG_SRC = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -174,7 +183,7 @@ def test_image_view_size_is_bounded_for_large_images():
     """Worst case: incompressible 100x100 RGB noise; thumbnails are cut to MAX_SIDE and their count is fixed."""
     rng = np.random.default_rng(0)
     n = 400
-    imgs = rng.integers(0, 256, (n, 100, 100, 3), dtype=np.uint8)
+    imgs = rng.integers(0, 256, (n, 100, 100, 4), dtype=np.uint8)  # RGBA: the alpha channel is dropped
     supports = [(i,) for i in range(40)] + [tuple(range(j, j + 8)) for j in range(40, 200, 8)]
     res = spexjax.Interactions.from_mobius(n, supports, rng.standard_normal(len(supports)))
     out = with_images(res, imgs, rng.integers(0, 10, n), test_image=imgs[0], test_label=1)
@@ -182,7 +191,8 @@ def test_image_view_size_is_bounded_for_large_images():
     srcs = IMG_SRC.findall(page)
     assert len(srcs) <= 1 + 2 * K_POINTS + 2 * K_SETS * MAX_MEMBERS
     assert all(max(decode_png_size(b)) <= MAX_SIDE for b in srcs)
-    assert len(page.encode()) < 2_000_000
+    assert len(page.encode()) < SIZE_BOUND
+    assert out.meta["lens"]["image_shape"] == [100, 100, 3]
 
 
 def test_grid_view_one_cell_per_head_sets_energy_and_pruning():

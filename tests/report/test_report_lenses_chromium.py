@@ -19,9 +19,7 @@ from report_cases import data_result, digit_images, heads_result
 from test_report_chromium import chromium_binary, run_chromium
 
 from spexjax.report import save_html, with_grid, with_images
-from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS
-
-SIZE_BOUND = 2_000_000  # bytes: the image report at any n (README, spexjax.report.lenses)
+from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS, SIZE_BOUND
 
 PROBE = """<script>window.addEventListener("load",function(){var out={imgs:[],cells:[]};
 document.querySelectorAll("img").forEach(function(im){var r={w:im.naturalWidth,h:im.naturalHeight,
