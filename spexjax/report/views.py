@@ -91,7 +91,8 @@ el.addEventListener("click",function(){box.textContent=el.getAttribute("data-tip
 def _point_tip(v: ImageView, p: ImagePoint) -> str:
     lab = f", label {v.class_name(p.label)}" if p.label is not None else ""
     cls = "" if p.target is None else (" (the test image's class)" if p.target else " (another class)")
-    return f"training point #{p.index} {p.name}{lab}{cls}\nalone: Möbius {_num(p.effect)} on the margin"
+    name = "" if p.name == str(p.index) else f" {p.name}"
+    return f"training point #{p.index}{name}{lab}{cls}\nalone: Möbius {_num(p.effect)} on the margin"
 
 
 def _thumb(p: ImagePoint, v: ImageView, *, caption: bool = True, value: float | None = None) -> str:
@@ -251,6 +252,10 @@ _GRID_CSS = """
 """
 
 
+# the text view's hover script, reading the cells' lower-case tooltip attributes (checked in Chromium)
+_GRID_JS = _JS.replace('"data-tip-"+ix', '"data-tip-"+ix.toLowerCase()')
+
+
 def _cell_size(layers: int, heads: int) -> float:
     return float(min(52.0, max(9.0, 760.0 / max(heads, 1), 0.0)))
 
@@ -276,7 +281,8 @@ def _grid_svg(g: GridView, indices: list[str], kept: list[set[int]]) -> str:
     for i in range(exp.n):
         x, y = left + (i % g.heads) * cs, top + (i // g.heads) * cs
         style = ";".join(f"--c-{ix}:{color(float(exp.first[ix][i]), vmax[ix])}" for ix in indices)
-        tips = " ".join(f'data-tip-{ix}="{_esc(_unit_tip(exp, ix, i))}"' for ix in indices)
+        # lower-case names: the HTML parser lower-cases attributes, and SVG's getAttribute is case-sensitive
+        tips = " ".join(f'data-tip-{ix.lower()}="{_esc(_unit_tip(exp, ix, i))}"' for ix in indices)
         ks = "".join(f" k{j}" for j, s in enumerate(kept) if i in s)
         out.append(
             f'<rect class="cell u{ks}" data-i="{i}" data-s="{i}" x="{x:.1f}" y="{y:.1f}" width="{cs:.1f}" '
@@ -468,7 +474,7 @@ def render_grid(g: GridView, *, full_page: bool = True, title: str | None = None
     fragment = (
         f'<div class="spx" id="{rid}"><style>{css}</style><h1>{_esc(title)}</h1>'
         f"<p class=\"sub\">{_esc(' · '.join(sub))}</p>{radios}<nav><span>index:</span>{tabs}</nav>{prune_nav}"
-        f'{body}<div class="tip"></div><script>{_JS.replace("ID", rid)}</script></div>'
+        f'{body}<div class="tip"></div><script>{_GRID_JS.replace("ID", rid)}</script></div>'
     )
     return page(title, fragment) if full_page else fragment
 

@@ -221,6 +221,8 @@ def test_grid_view_one_cell_per_head_sets_energy_and_pruning():
     assert dict(g.energy_by_order)[2] == pytest.approx(e2 / e)
     assert {t.support for t in g.sets["Moebius"]} == {(0, 2), (1, 7), (6, 9, 10)}
     assert "The text, coloured" not in page and "<img" not in page
+    frag = out._repr_html_()  # Jupyter shows the same view
+    assert frag.startswith('<div class="spx"') and frag.count('<rect class="cell') == layers * heads
 
 
 def test_grid_view_escapes_names_and_checks_shape(tmp_path):

@@ -30,6 +30,10 @@ for(var i=0;i<d.length;i+=4){seen[d[i]+","+d[i+1]+","+d[i+2]]=1;if(d[i]+d[i+1]+d
 r.distinct=Object.keys(seen).length;}out.imgs.push(r);});
 document.querySelectorAll("rect.cell").forEach(function(e){out.cells.push([e.getAttribute("data-i"),
 getComputedStyle(e).fill,e.getBoundingClientRect().width]);});
+var set=document.querySelector(".set");if(set){set.click();out.detail=document.querySelector(".detail").textContent;}
+var cell=document.querySelector('rect.cell[data-i="0"]');if(cell){cell.dispatchEvent(new MouseEvent("mouseenter",
+{clientX:10,clientY:10}));out.hl=document.querySelectorAll(".hl").length;out.dim=document.querySelectorAll(".dim").length;
+out.tip=document.querySelector(".tip").textContent;}
 var p=document.createElement("pre");p.id="probe";p.textContent=JSON.stringify(out);document.body.appendChild(p);});
 </script>"""
 
@@ -74,6 +78,8 @@ def test_image_view_thumbnails_decode_in_chromium(chromium, tmp_path):
     seen = probe(chromium, path, tmp_path, "images")
     check_thumbnails(seen, page.count("<img "))
     assert len(seen["imgs"]) >= 10 and seen["cells"] == []
+    # clicking a set shows its value (the script's detail box)
+    assert seen["detail"].startswith("set {#") and "Möbius +0.5 (synergy, order 2" in seen["detail"]
 
 
 @pytest.mark.slow
@@ -92,6 +98,8 @@ def test_grid_view_has_one_cell_per_head_in_chromium(chromium, tmp_path):
     rgb = [tuple(map(int, re.findall(r"\d+", f)[:3])) for f in fills]
     assert any(r > b + 30 for r, _, b in rgb) and any(b > r + 30 for r, _, b in rgb)
     assert seen["imgs"] == []
+    # hovering head L0H0 highlights it and the terms it is in ((0, 2) within layer 0), dims the other overlays
+    assert seen["hl"] >= 2 and seen["dim"] >= 1 and seen["tip"].startswith("L0H0: Möbius")
 
 
 @pytest.mark.slow
