@@ -15,7 +15,7 @@ from __future__ import annotations
 from spexjax.report.content import INDICES, Explanation, Term, explain, with_meta
 from spexjax.report.html import render, save_html, to_html
 from spexjax.report.lenses import LENSES, lens_of, with_grid, with_images
-from spexjax.report.plots import plot_bar, plot_network, plot_text
+from spexjax.report.plots import plot_bar, plot_grid, plot_network, plot_text
 from spexjax.report.text import summary
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "explain",
     "lens_of",
     "plot_bar",
+    "plot_grid",
     "plot_network",
     "plot_text",
     "render",

@@ -201,11 +201,86 @@ def plot_text(
     return _finish(fig, path, dpi)
 
 
+def plot_grid(
+    result: Interactions,
+    *,
+    index: str = "Moebius",
+    layers: int | None = None,
+    heads: int | None = None,
+    k: int = 12,
+    ax: Axes | None = None,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+    dpi: int = 150,
+) -> Figure:
+    """Attention heads as a layers x heads heatmap of order-1 ``index`` values, the ``k`` strongest sets on it.
+
+    The PNG twin of the report's grid view: pairs within one layer are arcs above the row, pairs across layers
+    dashed lines, larger sets a diamond hub with spokes; red raises the score, blue lowers it. The grid shape is
+    ``result.meta["lens"]``'s (:func:`spexjax.report.with_grid`), else ``layers``/``heads``, else read from names
+    ``L{l}H{h}``; a pruning run's first kept set is outlined.
+    """
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    from spexjax.report.content import INDEX_TITLES
+    from spexjax.report.html import NEGATIVE as NEG_RGB
+    from spexjax.report.html import POSITIVE as POS_RGB
+    from spexjax.report.lenses import grid_view, lens_of, with_grid
+
+    if index not in INDEX_TITLES:
+        raise ValueError(f"index must be one of {tuple(INDEX_TITLES)}; got {index!r}")
+    if lens_of(result) != "grid" or layers is not None or heads is not None:
+        result = with_grid(result, layers, heads)
+    g = grid_view(result, k_sets=k)
+    first = g.exp.first[index].reshape(g.layers, g.heads)
+    vmax = float(np.abs(first).max()) or 1.0
+    cmap = LinearSegmentedColormap.from_list(
+        "spexjax", [tuple(c / 255 for c in NEG_RGB), (1, 1, 1), tuple(c / 255 for c in POS_RGB)]
+    )
+    fig, ax = _figure(ax, (max(5.0, 0.5 * g.heads + 1.5), max(3.0, 0.5 * g.layers + 1.3)))
+    im = ax.imshow(first, cmap=cmap, norm=Normalize(-vmax, vmax), aspect="equal")
+    ax.set_xticks(np.arange(g.heads), [f"H{h}" for h in range(g.heads)], fontsize=7)
+    ax.set_yticks(np.arange(g.layers), [f"L{layer}" for layer in range(g.layers)], fontsize=7)
+    terms = g.sets.get(index, [])
+    tmax = max((abs(t.value) for t in terms), default=1.0) or 1.0
+    for t in sorted(terms, key=lambda t: abs(t.value)):
+        col = POSITIVE if t.value > 0 else NEGATIVE
+        w = 0.8 + 3.2 * abs(t.value) / tmax
+        pts = [(i % g.heads, i // g.heads) for i in t.support]
+        within = len({y for _, y in pts}) == 1
+        style = "-" if within else "--"
+        if t.order == 2:
+            (x0, y0), (x1, y1) = pts
+            rad = -0.45 if within else 0.0
+            ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad}", arrowstyle="-",
+                                         color=col, lw=w, ls=style, alpha=0.85, zorder=3))
+        else:
+            hx = sum(x for x, _ in pts) / len(pts)
+            hy = sum(y for _, y in pts) / len(pts) - (0.45 if within else 0.0)
+            for x, y in pts:
+                ax.plot([hx, x], [hy, y], color=col, lw=max(w * 0.6, 0.8), ls=style, alpha=0.75, zorder=3)
+            ax.scatter([hx], [hy], marker="D", s=30, color=col, zorder=4)
+        ax.scatter([x for x, _ in pts], [y for _, y in pts], s=12, color=col, zorder=4)
+    if g.prune:
+        for i in g.prune[0]["kept"]:
+            ax.add_patch(Rectangle((i % g.heads - 0.45, i // g.heads - 0.45), 0.9, 0.9, fill=False, ec="#111",
+                                   lw=1.2, zorder=2))
+    cb = fig.colorbar(im, ax=ax, shrink=0.8)
+    cb.set_label(f"order-1 {INDEX_TITLES[index]} value", fontsize=8)
+    ax.set_title(title if title is not None else f"Heads by layer: {INDEX_TITLES[index]} (solid: within a layer, "
+                 "dashed: across)", fontsize=9)
+    return _finish(fig, path, dpi)
+
+
 def plot(result: Interactions, kind: str = "bar", **kwargs: Any) -> Figure:
-    """``plot_bar``, ``plot_network`` or ``plot_text`` by ``kind`` (``"bar"``, ``"network"``, ``"text"``)."""
+    """``plot_bar``, ``plot_network``, ``plot_text`` or ``plot_grid`` by ``kind`` (``"bar"``, ``"network"``,
+    ``"text"``, ``"grid"``)."""
     if kind == "text":
         return plot_text(result, **kwargs)
+    if kind == "grid":
+        return plot_grid(result, **kwargs)
     return result.plot(kind, **kwargs)
 
 
-__all__ = ["NEGATIVE", "POSITIVE", "plot", "plot_bar", "plot_network", "plot_text"]
+__all__ = ["NEGATIVE", "POSITIVE", "plot", "plot_bar", "plot_grid", "plot_network", "plot_text"]

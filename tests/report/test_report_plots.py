@@ -53,3 +53,23 @@ def test_interactions_plot_and_old_module(result):
     with pytest.raises(ValueError, match="kind must be"):
         result.plot("pie")
     np.testing.assert_equal(len(plotting.plot(result, "text").texts) > 7, True)
+
+
+def test_plot_grid_draws_each_head_and_the_sets(tmp_path):
+    from report_cases import heads_result
+
+    from spexjax.report import plot_grid, with_grid
+
+    res = with_grid(heads_result(4, 6), prune=[{"kept": [0, 5, 9]}])
+    fig = plot_grid(res, path=tmp_path / "g.png")
+    ax = fig.axes[0]
+    grid = ax.images[0].get_array()
+    assert grid.shape == (4, 6)  # one cell per head, layer-major
+    np.testing.assert_allclose(grid[1, 1], res.index("Moebius", min_order=1)[(7,)])
+    assert len(ax.patches) >= 3 + 2  # three kept-head outlines, two pair arcs
+    assert {t.get_text() for t in ax.get_yticklabels()} == {"L0", "L1", "L2", "L3"}
+    _png(tmp_path / "g.png")
+    # the shape can come from names alone, and a wrong index is named
+    assert plot_grid(heads_result(4, 6)).axes[0].images[0].get_array().shape == (4, 6)
+    with pytest.raises(ValueError, match="index must be one of"):
+        plot_grid(res, index="pie")
