@@ -7,6 +7,10 @@ STII, FSII and Fourier; they are radio buttons styled by CSS, so the report also
 not run (a notebook's untrusted output). Hovering a unit highlights the interactions it is part of (JS) and
 its ``title`` lists them (works everywhere).
 
+This is the text view; a result whose ``meta["lens"]`` names another view (training images for data
+attribution, a layers x heads grid for attention heads) is drawn by :mod:`spexjax.report.views` with the same
+panels for faithfulness, provenance and the table of terms (:func:`to_html` chooses).
+
 Every piece of text that came from a user or a model (prompt units, provenance) is escaped with
 :func:`html.escape`; the report is built by string assembly of escaped pieces only.
 """

@@ -95,20 +95,19 @@ def _point_tip(v: ImageView, p: ImagePoint) -> str:
     return f"training point #{p.index}{name}{lab}{cls}\nalone: Möbius {_num(p.effect)} on the margin"
 
 
-def _thumb(p: ImagePoint, v: ImageView, *, caption: bool = True, value: float | None = None) -> str:
+def _thumb(p: ImagePoint, v: ImageView) -> str:
+    """One training image: thumbnail (frame: target class or not), index, label, its own effect."""
     cls = "" if p.target is None else (" t" if p.target else " o")
     alt = _esc(f"#{p.index} label {v.class_name(p.label)}")
     if p.thumb:
         pic = f'<img class="th{cls}" alt="{alt}" src="{data_uri(p.thumb)}">'
     else:
         pic = f'<div class="noimg">#{p.index}</div>'
-    cap = ""
-    if caption:
-        val = p.effect if value is None else value
-        lab = f" · y={_esc(v.class_name(p.label))}" if p.label is not None else ""
-        shown = (f"<br><span class=\"val {'pos' if val > 0 else 'neg'}\">{_esc(_num(val))}</span>" if val
-                 else "<br><span class=\"note\">alone: 0</span>")
-        cap = f"<figcaption>#{p.index}{lab}{shown}</figcaption>"
+    val = p.effect
+    lab = f" · y={_esc(v.class_name(p.label))}" if p.label is not None else ""
+    shown = (f"<br><span class=\"val {'pos' if val > 0 else 'neg'}\">{_esc(_num(val))}</span>" if val
+             else "<br><span class=\"note\">alone: 0</span>")
+    cap = f"<figcaption>#{p.index}{lab}{shown}</figcaption>"
     return (f'<figure class="pt" data-s="{p.index}" data-tip="{_esc(_point_tip(v, p))}" '
             f'title="{_esc(_point_tip(v, p))}">{pic}{cap}</figure>')
 
@@ -136,7 +135,7 @@ def _set_row(v: ImageView, s: ImageSet) -> str:
     for cls, title, pts in (("t", "target class", s.target_members), ("o", "other classes", s.other_members),
                             ("u", "unlabelled", s.unknown_members)):
         if pts:
-            thumbs = "".join(_thumb(p, v, caption=True) for p in pts)
+            thumbs = "".join(_thumb(p, v) for p in pts)
             groups.append(f'<div class="grp {cls}"><span>{title}</span>{thumbs}</div>')
     more = f'<span class="note">+{s.hidden} more points</span>' if s.hidden else ""
     return (
@@ -164,8 +163,8 @@ def _test_panel(v: ImageView) -> str:
     if v.store:
         st = v.store
         rows.append(("datamodels store", str(st.get("masks_path", ""))))
-        rows.append(("store rows", f"{st.get('M', '?'):,} x {st.get('n', '?'):,} points"
-                     if isinstance(st.get("M"), int) and isinstance(st.get("n"), int) else str(st.get("M"))))
+        if isinstance(st.get("M"), int) and isinstance(st.get("n"), int):
+            rows.append(("store size", f"{st['M']:,} trainings x {st['n']:,} points"))
         if st.get("test_point") is not None:
             rows.append(("store test column", str(st["test_point"])))
         if st.get("holdout_r2") is not None:
