@@ -21,6 +21,7 @@ from test_report_chromium import chromium_binary, run_chromium
 from spexjax.report import save_html, with_grid, with_images
 from spexjax.report.lenses import K_POINTS, K_SETS, MAX_MEMBERS, SIZE_BOUND
 
+PWN = '<b class="pwn">&amp;</b>'  # a label that would inject an element if it were not escaped
 PROBE = """<script>window.addEventListener("load",function(){var out={imgs:[],cells:[]};
 document.querySelectorAll("img").forEach(function(im){var r={w:im.naturalWidth,h:im.naturalHeight,
 bw:im.getBoundingClientRect().width,distinct:0,lit:0,px:0};
@@ -34,6 +35,8 @@ var set=document.querySelector(".set");if(set){set.click();out.detail=document.q
 var cell=document.querySelector('rect.cell[data-i="0"]');if(cell){cell.dispatchEvent(new MouseEvent("mouseenter",
 {clientX:10,clientY:10}));out.hl=document.querySelectorAll(".hl").length;out.dim=document.querySelectorAll(".dim").length;
 out.tip=document.querySelector(".tip").textContent;}
+out.pwn=document.querySelectorAll(".pwn").length;var t0=document.querySelector("rect.cell title, figure.pt");
+out.label=t0?(t0.textContent||"")+(t0.getAttribute("title")||""):"";
 var p=document.createElement("pre");p.id="probe";p.textContent=JSON.stringify(out);document.body.appendChild(p);});
 </script>"""
 
@@ -72,7 +75,9 @@ def check_thumbnails(seen: dict, count: int) -> None:
 def test_image_view_thumbnails_decode_in_chromium(chromium, tmp_path):
     n = 60
     imgs, labels = digit_images(n)
-    res = with_images(data_result(n), imgs, labels, test_image=imgs[0], test_label=int(labels[3]), margin=1.5)
+    names = [f'{PWN} #{i}' for i in range(n)]
+    res = with_images(data_result(n, names=names), imgs, labels, test_image=imgs[0], test_label=int(labels[3]),
+                      margin=1.5)
     path = save_html(res, tmp_path / "images.html")
     page = open(path, encoding="utf-8").read()
     seen = probe(chromium, path, tmp_path, "images")
@@ -80,13 +85,16 @@ def test_image_view_thumbnails_decode_in_chromium(chromium, tmp_path):
     assert len(seen["imgs"]) >= 10 and seen["cells"] == []
     # clicking a set shows its value (the script's detail box)
     assert seen["detail"].startswith("set {#") and "Möbius +0.5 (synergy, order 2" in seen["detail"]
+    # labels are text, never markup: no element was injected, the tooltip reads the name literally
+    assert seen["pwn"] == 0 and PWN in seen["label"]
 
 
 @pytest.mark.slow
 def test_grid_view_has_one_cell_per_head_in_chromium(chromium, tmp_path):
     layers, heads = 6, 12
-    res = with_grid(heads_result(layers, heads), prune=[{"fraction": 0.5, "kept": list(range(0, 72, 2)),
-                                                         "heldout": -1.2, "full": -1.0}], metric="logprob")
+    names = [f"{PWN}L{a}H{b}" for a in range(layers) for b in range(heads)]
+    prune = [{"fraction": 0.5, "kept": list(range(0, 72, 2)), "heldout": -1.2, "full": -1.0}]
+    res = with_grid(heads_result(layers, heads, names=names), layers, heads, prune=prune, metric="logprob")
     path = save_html(res, tmp_path / "grid.html")
     seen = probe(chromium, path, tmp_path, "grid")
     cells = seen["cells"]
@@ -99,7 +107,8 @@ def test_grid_view_has_one_cell_per_head_in_chromium(chromium, tmp_path):
     assert any(r > b + 30 for r, _, b in rgb) and any(b > r + 30 for r, _, b in rgb)
     assert seen["imgs"] == []
     # hovering head L0H0 highlights it and the terms it is in ((0, 2) within layer 0), dims the other overlays
-    assert seen["hl"] >= 2 and seen["dim"] >= 1 and seen["tip"].startswith("L0H0: Möbius")
+    assert seen["hl"] >= 2 and seen["dim"] >= 1 and seen["tip"].startswith(f"{PWN}L0H0: Möbius")
+    assert seen["pwn"] == 0 and PWN in seen["label"]
 
 
 @pytest.mark.slow
