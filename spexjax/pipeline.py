@@ -23,17 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import numpy_rng
+from spexjax._rng import FAITHFULNESS, numpy_rng
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.metrics import r2_score
 from spexjax.runs.options import RUN_OPTIONS, make_runner
 
 __all__ = ["METHODS", "explain"]
-
-#: stream of the held-out faithfulness masks (the command line's masks since 2026-12-02; kept so its figures
-#: do not move). Independent of every method's own draws for the same key.
-FAITHFULNESS_STREAM = 20250219
 
 #: method name -> "spexjax" (the engine's sparse recovery) or "baseline" (:mod:`spexjax.baselines`).
 METHODS: dict[str, str] = {
@@ -64,7 +60,7 @@ def _method_fn(method: str) -> Callable[..., Interactions]:
 
 def faithfulness_masks(key: Any, m: int, n: int) -> np.ndarray:
     """The ``m`` held-out uniform masks :func:`explain` scores a result on, for ``key`` (deterministic)."""
-    return numpy_rng(key, FAITHFULNESS_STREAM).random((m, n)) < 0.5
+    return numpy_rng(key, FAITHFULNESS).random((m, n)) < 0.5
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
