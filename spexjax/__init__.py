@@ -66,10 +66,8 @@ from spexjax.spex import spex  # noqa: E402  isort: skip
 from spexjax.proxyspex import proxyspex  # noqa: E402  isort: skip
 from spexjax.pipeline import explain  # noqa: E402  isort: skip
 from spexjax import testing  # noqa: E402
+from spexjax._version import __version__  # noqa: E402,F401  (re-exported)
 from spexjax.errors import MissingExtraError  # noqa: E402
-
-__version__ = "0.1.0"
-
 
 # The application floor loads on first use (``spexjax.llm``, ...): ``import spexjax`` never needs torch,
 # transformers, a model package or a network.

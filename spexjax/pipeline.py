@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spexjax._rng import FAITHFULNESS, numpy_rng
+from spexjax._version import __version__
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.metrics import r2_score
@@ -113,8 +114,6 @@ def explain(
     Raises:
       ValueError / TypeError naming the argument, before any query is paid.
     """
-    import spexjax
-
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if n is None:
@@ -173,7 +172,7 @@ def explain(
         "seconds": round(seconds, 2),
         "max_degree": max_degree if max_degree is not None else meta.get("max_degree"),
         "seed": key if isinstance(key, (int, np.integer)) else str(key),
-        "spexjax_version": spexjax.__version__,
+        "spexjax_version": __version__,
         "fingerprint": fp,
     }
     hits = int(meta.get("cache_hits", 0) or 0)
