@@ -20,7 +20,7 @@ import numpy as np
 
 from spexjax._rng import REFIT_FOLDS, numpy_rng
 
-__all__ = ["design_matrix", "refit", "ridge_loo", "lasso_cv"]
+__all__ = ["design_matrix", "refit", "ridge_loo", "lasso_cv", "gram_ridge_cv"]
 
 METHODS = ("ridge", "lasso", "ols")
 DEFAULT_ALPHAS = np.logspace(-6, 6, 61)
@@ -204,3 +204,97 @@ def refit(
     if len(ci):
         coef[ci[0]] = y_mean - float(x_mean @ w)  # duplicates of the constant row get 0
     return (coef, info) if return_info else coef
+
+
+# ----------------------------------------------------------------------------------------------
+# Ridge over nested candidate sets, chosen by cross-validation, from per-fold Gram matrices
+# ----------------------------------------------------------------------------------------------
+GRAM_ALPHAS = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # x the mean diagonal of the Gram matrix
+
+
+def _ridge_gram_solve(G: np.ndarray, r: np.ndarray, const: int | None, alphas: np.ndarray) -> np.ndarray:
+    """``argmin w'Gw - 2 r'w + alpha |w_rest|^2`` for each alpha -> ``(A, K)``; ``const`` (a column index) is
+    never penalised: it is eliminated first (the Gram-matrix form of centring), so the whole alpha path
+    costs one symmetric eigendecomposition. A relative alpha is scaled by the mean diagonal."""
+    K = G.shape[0]
+    out = np.zeros((len(alphas), K))
+    if K == 0:
+        return out
+    rest = np.arange(K) if const is None else np.delete(np.arange(K), const)
+    if const is not None:
+        g00 = float(G[const, const])
+        if g00 <= 0.0:  # the constant is not observed in this fold: leave it at 0
+            rest_only = _ridge_gram_solve(G[np.ix_(rest, rest)], r[rest], None, alphas)
+            out[:, rest] = rest_only
+            return out
+        g = G[rest, const]
+        Gr = G[np.ix_(rest, rest)] - np.outer(g, g) / g00
+        rr = r[rest] - g * (r[const] / g00)
+    else:
+        Gr, rr = G[np.ix_(rest, rest)], r[rest]
+    if len(rest):
+        lam, V = np.linalg.eigh(Gr)
+        lam = np.maximum(lam, 0.0)
+        scale = max(float(np.mean(np.diag(Gr))), 1e-300)
+        z = V.T @ rr
+        a = np.asarray(alphas, np.float64)[:, None] * scale
+        tiny = 1e-12 * max(float(lam[-1]), 1e-300)
+        denom = lam[None, :] + a
+        inv = np.where(denom > tiny, 1.0 / np.maximum(denom, tiny), 0.0)  # alpha 0: minimum-norm least squares
+        out[:, rest] = (inv * z[None, :]) @ V.T
+    if const is not None:
+        out[:, const] = (r[const] - out[:, rest] @ G[rest, const]) / g00
+    return out
+
+
+def gram_ridge_cv(
+    G: np.ndarray,
+    r: np.ndarray,
+    yy: np.ndarray,
+    models: list[np.ndarray],
+    *,
+    const: int | None = None,
+    alphas: Any = GRAM_ALPHAS,
+    prefer_first: float = 0.02,
+) -> dict[str, Any]:
+    """Choose a candidate set and a ridge penalty by cross-validation, from sufficient statistics only.
+
+    ``G: float[F, K, K]``, ``r: float[F, K]``, ``yy: float[F]`` are ``X_f'X_f``, ``X_f'y_f`` and ``y_f'y_f`` of
+    the ``F`` folds' rows over all ``K`` candidate columns (SPEX builds them in the bin domain without ever
+    forming a mask). ``models`` are nested column-index sets (each one a superset of the one before);
+    ``const`` the column of the constant term (unpenalised; must lie in every model). Held-out error of fold
+    ``f`` is ``yy_f - 2 w'r_f + w'G_f w`` for ``w`` fitted on the other folds.
+
+    ``prefer_first``: the first model (what SPEX found by peeling) is kept unless a larger one lowers the
+    cross-validated error by more than this fraction; so an exactly sparse function, whose first model
+    already has zero error, is never replaced by a larger fit.
+
+    Returns ``{"model": index, "alpha": relative alpha, "coef": float[len(models[model])] fitted on every
+    fold, "errors": float[len(models), len(alphas)] summed held-out squared error}``.
+    """
+    G, r, yy = np.asarray(G, np.float64), np.asarray(r, np.float64), np.asarray(yy, np.float64)
+    alphas = np.asarray(alphas, np.float64).reshape(-1)
+    F = G.shape[0]
+    Gs, rs, yys = G.sum(0), r.sum(0), float(yy.sum())
+    errors = np.zeros((len(models), len(alphas)))
+    for mi, cols in enumerate(models):
+        cols = np.asarray(cols, np.int64)
+        ci = None if const is None else int(np.nonzero(cols == const)[0][0])
+        for f in range(F):
+            Gt = (Gs - G[f])[np.ix_(cols, cols)]
+            rt = (rs - r[f])[cols]
+            W = _ridge_gram_solve(Gt, rt, ci, alphas)  # (A, k)
+            Gf = G[f][np.ix_(cols, cols)]
+            errors[mi] += yy[f] - 2.0 * (W @ r[f][cols]) + np.einsum("ak,kl,al->a", W, Gf, W)
+    errors = np.maximum(errors, 0.0)
+    best_per_model = errors.min(axis=1)
+    m = 0
+    target = best_per_model[0] * (1.0 - prefer_first)
+    better = np.nonzero(best_per_model < target)[0]
+    if len(better):
+        m = int(better[np.argmin(best_per_model[better])])
+    a = int(np.argmin(errors[m]))
+    cols = np.asarray(models[m], np.int64)
+    ci = None if const is None else int(np.nonzero(cols == const)[0][0])
+    coef = _ridge_gram_solve(Gs[np.ix_(cols, cols)], rs[cols], ci, alphas[a : a + 1])[0]
+    return {"model": m, "alpha": float(alphas[a]), "coef": coef, "errors": errors, "total": yys}
