@@ -479,6 +479,7 @@ _DENSE_DECODE_ROUNDS = 2  # decode-the-residual rounds after the singletons (eac
 _DENSE_MAX_SINGLETONS = 4096  # all n singletons join the candidates only up to this n ...
 _DENSE_ROWS_PER_TERM = 3  # ... and only while the rows pay at least this many per candidate
 _DENSE_MIN_RESIDUAL = 0.02  # share of the (non-constant) energy the refit may leave before the path runs
+_DENSE_MIN_SHARE = 0.1  # a decoded support must explain this share of its residual bin (the reference's 0.9 cut-off)
 _DENSE_MAX_CANDIDATES = 1024  # cap on the candidate set (one K x K eigendecomposition per fold and model)
 
 
@@ -546,11 +547,11 @@ def _fold_stats(U, codes, signs, fold_cb, F, extra_x, extra_y, extra_fold):
     return G, r, yy
 
 
-def _decode_residual(R, hash_codes, decode, tables, min_energy) -> list[tuple[int, ...]]:
-    """Decode every bin of the residual ``R`` that holds energy (multi-detection): the supports that hash
-    to their own bin. No magnitude or residual test: the cross-validated refit decides what stays."""
-    from spexjax.kernels.characters import xor_reduce_codes
-
+def _decode_residual(R, hash_codes, delays, decode, tables) -> list[tuple[int, ...]]:
+    """Decode every bin of the residual ``R`` (multi-detection): the supports that hash to their own bin and
+    explain at least :data:`_DENSE_MIN_SHARE` of that bin's energy (its delay signs must match the bin's, a
+    bin of pure noise decodes to a support that explains ~1/(P+1) of it). No singleton test: the
+    cross-validated refit decides what stays."""
     C, P1, B = R.shape
     found: list[tuple[int, ...]] = []
     for c in range(C):
@@ -560,10 +561,15 @@ def _decode_residual(R, hash_codes, decode, tables, min_energy) -> list[tuple[in
         x = rel if decode.soft else (rel < 0).astype(np.uint8)
         support, ok = decode(jnp.asarray(x), tables)
         support, ok = np.asarray(support), np.asarray(ok)
-        own = xor_reduce_codes(hash_codes[c : c + 1], support)[0]
-        energy = np.mean(u * u, axis=0)
-        good = ok & (own == np.arange(B, dtype=own.dtype)) & (energy > min_energy) & np.any(support >= 0, axis=1)
-        found += _canonical(support[good])
+        good = ok & np.any(support >= 0, axis=1)
+        if not np.any(good):
+            continue
+        idx = np.nonzero(good)[0]
+        codes, signs = _bin_terms(hash_codes, delays, support[idx])
+        coef = np.mean(u[:, idx] * signs.T, axis=0)
+        energy = np.mean(u[:, idx] ** 2, axis=0)
+        keep = (codes[c] == idx) & (coef * coef >= _DENSE_MIN_SHARE * energy) & (energy > 0)
+        found += _canonical(support[idx[keep]])
     return found
 
 
@@ -628,7 +634,7 @@ def _dense_refit(U, sup, coef, hash_codes, delays, t, extra, *, noise_var, decod
             sizes.append(len(supports))
 
     # multi-detection on the peel's own residual: what each bin decodes to, singleton or not
-    found = _decode_residual(R, hash_codes, decode, tables, 0.0)
+    found = _decode_residual(R, hash_codes, delays, decode, tables)
     if n <= _DENSE_MAX_SINGLETONS and (len(seen) + n) * _DENSE_ROWS_PER_TERM <= rows:
         add([(i,) for i in range(n)])  # the first-order part of a dense function, when the rows pay for it
     add(found)
@@ -640,7 +646,7 @@ def _dense_refit(U, sup, coef, hash_codes, delays, t, extra, *, noise_var, decod
         G, r, yy = _fold_stats(U, codes, signs, fold_cb, F, ex_x, ex_y, ex_fold)
         w = _ridge_gram_solve(G.sum(0), r.sum(0), 0, np.array([1e-3]))[0]
         before = len(supports)
-        add(_decode_residual(U - _bin_prediction(codes, signs, w, B), hash_codes, decode, tables, 0.0))
+        add(_decode_residual(U - _bin_prediction(codes, signs, w, B), hash_codes, delays, decode, tables))
         if len(supports) == before:
             break
     pad = _padded(supports, width)
