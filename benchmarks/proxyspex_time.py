@@ -57,7 +57,154 @@ def _spectralexplain(f, n, budget, degree):
     return run_spectralexplain(f, n, budget, degree)
 
 
+# --cold: each library in its own fresh process (imports, JIT compilation with an empty cache, fit), back to back
+COLD_CASES = {
+    # the issue's large-sample case: ~40-term hierarchical Möbius function, n = 32, degree 4, 10,000 queries
+    "hierarchical": {"n": 32, "budget": 10000, "max_degree": 4, "function": ("medium", 32)},
+    # the common real use: an 800-query explanation of 40 features, dense quadratic with noise (shapiq's
+    # default max_order = 2 for both libraries)
+    "dense_n40": {"n": 40, "budget": 800, "max_degree": 2, "function": "dense_quadratic"},
+}
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_proxyspex_cold_child.py")
+
+
+def _cold_spec(case: str) -> dict:
+    c = COLD_CASES[case]
+    n = c["n"]
+    spec = {"n": n, "budget": c["budget"], "max_degree": c["max_degree"]}
+    if c["function"] == "dense_quadratic":
+        rng = np.random.default_rng(40)
+        spec |= {"kind": "dense_quadratic", "a": rng.normal(size=n).tolist(),
+                 "B": np.triu(rng.normal(size=(n, n)) / np.sqrt(n), 1).ravel().tolist(), "noise_sd": 0.5,
+                 "noise_seed": 1}
+    else:
+        top, fdeg, fkey = FUNCTIONS[c["function"][0]]
+        f = sjt.random_hierarchical_mobius(n, top, fdeg, key=fkey)
+        sup, coef = f.supports, f.coeffs
+        spec |= {"kind": "mobius", "supports": [list(map(int, s)) for s in sup], "coeffs": [float(v) for v in coef]}
+    return spec
+
+
+def _exact(spec: dict):
+    """The noiseless function of a spec, for R^2 (numpy, from the child module)."""
+    import importlib.util
+
+    mod = importlib.util.spec_from_file_location("_cold_child", CHILD)
+    child = importlib.util.module_from_spec(mod)
+    mod.loader.exec_module(child)
+    return child.value_function({**spec, "noise_sd": 0.0})
+
+
+def _python312() -> str | None:
+    import glob
+
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    return found[-1] if found else None
+
+
+def run_cold(library: str, spec: dict, python: str, threads: int | None = None, env: dict | None = None) -> dict:
+    """One fresh process: wall time from spawn to exit (interpreter, imports, compilation with spexjax's
+    persistent XLA cache off, fit), the child's own split, R^2 on 4000 uniform masks against the exact f."""
+    import subprocess
+    import tempfile
+
+    from spexjax.interactions import Interactions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sp, op = os.path.join(tmp, "spec.json"), os.path.join(tmp, "out.json")
+        with open(sp, "w") as fh:
+            json.dump({**spec, "library": library, "threads": threads}, fh)
+        e = dict(os.environ, SPEXJAX_COMPILATION_CACHE="0")
+        e.pop("OMP_WAIT_POLICY", None)  # this module sets it for its in-process mode; a child gets the default
+        e.update(env or {})
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        proc = subprocess.run([python, CHILD, sp, op], env=e, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            return {"error": proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else "failed"}
+        out = json.load(open(op))
+    n = spec["n"]
+    sup = [tuple(s) for s in out.pop("supports")]
+    coef = np.asarray(out.pop("coeffs"), dtype=np.float64)
+    if out["basis"] == "mobius":
+        from spexjax.indices import mobius_to_fourier
+
+        sup, coef = mobius_to_fourier(sup, coef)
+    res = Interactions(n, sup, coef, queries=spec["budget"])
+    xt = uniform_masks(777, 4000, n)
+    out.update({"wall_s": round(wall, 3), "r2": round(float(r2_score(_exact(spec)(xt), res.predict(xt))), 5),
+                "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2)})
+    return out
+
+
+def main_cold(args) -> None:
+    py312 = args.reference_python or _python312()
+    out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "mode": "cold", "git": _git_rev(),
+           "platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+           "reference_python": py312, "rows": []}
+    for case in args.cases:
+        spec = _cold_spec(case)
+        for rep in range(args.repeats):
+            variants = [("spexjax", sys.executable, None, None)]
+            for th in args.threads:
+                variants.append((f"spexjax threads={th}", sys.executable, th, None))
+            if args.active_variant:
+                variants.append(("spexjax ACTIVE threads=2", sys.executable, 2, {"OMP_WAIT_POLICY": "ACTIVE"}))
+            if py312 and not args.no_reference:
+                variants.append(("shapiq", py312, None, None))
+            for name, py, th, env in variants:
+                r = run_cold("shapiq" if name == "shapiq" else "spexjax", spec, py, th, env)
+                row = {"case": case, "repeat": rep, "variant": name, **r}
+                out["rows"].append(row)
+                print(json.dumps({k: v for k, v in row.items() if k != "stages"} | (
+                    {"stages": {k: round(v, 2) for k, v in r.get("stages", {}).items()}} if "stages" in r else {})),
+                    flush=True)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(out, fh, indent=1)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as fh:
+        fh.write(markdown_cold(out))
+    print("wrote", args.out)
+
+
+def markdown_cold(data) -> str:
+    L = ["# ProxySPEX cold time vs shapiq (fresh processes)", "",
+         f"{data['date']}, git {data.get('git')}, {data['platform']}, {data['cpus']} CPUs, spexjax on Python "
+         f"{data['python']}, shapiq on {data.get('reference_python')}. Every row is one fresh process: "
+         "interpreter start, imports, JIT compilation (spexjax's persistent XLA cache off), fit; variants of one "
+         "repeat run back to back, so compare within a repeat; `load` is the 1-minute load average before / after.",
+         "", "| case | repeat | variant | wall s | import s | run s | proxy_fit | readout | refine | R^2 | "
+         "ratio vs shapiq (same repeat) | load |", "|" + " --- |" * 12]
+    ref = {(r["case"], r["repeat"]): r["wall_s"] for r in data["rows"] if r["variant"] == "shapiq" and "wall_s" in r}
+    for r in data["rows"]:
+        if "error" in r:
+            L.append(f"| {r['case']} | {r['repeat']} | {r['variant']} | error: {r['error']} |" + " |" * 8)
+            continue
+        st = r.get("stages", {})
+        g = (lambda k, st=st: f"{st[k]:.2f}" if k in st else "-")
+        ratio = ref.get((r["case"], r["repeat"]))
+        ratio = f"{r['wall_s'] / ratio:.2f}" if ratio and r["variant"] != "shapiq" else "-"
+        L.append(f"| {r['case']} | {r['repeat']} | {r['variant']} | {r['wall_s']:.2f} | {r['import_s']:.2f} "
+                 f"| {r['run_s']:.2f} | {g('proxy_fit')} | {g('readout')} | {g('refine')} | {r['r2']:.4f} "
+                 f"| {ratio} | {r['load_before']} / {r['load_after']} |")
+    return "\n".join(L) + "\n"
+
+
 def main() -> None:
+    if "--cold" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--cold", action="store_true")
+        ap.add_argument("--cases", nargs="+", default=list(COLD_CASES), choices=list(COLD_CASES))
+        ap.add_argument("--repeats", type=int, default=3)
+        ap.add_argument("--threads", type=int, nargs="*", default=[], help="extra spexjax variants with "
+                        "LightGBMProxy(num_threads=T)")
+        ap.add_argument("--active-variant", action="store_true", help="also spexjax with OMP_WAIT_POLICY=ACTIVE, "
+                        "2 threads")
+        ap.add_argument("--no-reference", action="store_true")
+        ap.add_argument("--reference-python", default=None, help="interpreter with shapiq (default: pyenv 3.12)")
+        ap.add_argument("--out", default="benchmarks/results/proxyspex_time_cold.json")
+        return main_cold(ap.parse_args())
     ap = argparse.ArgumentParser()
     ap.add_argument("--ns", type=int, nargs="+", default=[32, 128, 512])
     ap.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))

@@ -16,7 +16,7 @@ import numpy as np
 from spexjax._rng import LGBM_SPLIT, key_to_seed, numpy_rng
 
 __all__ = ["LightGBMProxy", "booster_to_forest", "default_threads", "openmp_waits_passively", "DEFAULT_PARAMS",
-           "SEARCH_GRID"]
+           "ONE_THREAD_CELLS", "SEARCH_GRID"]
 
 # One fit, early-stopped: depth follows max_degree (a depth-d tree expresses interactions of order <= d).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -76,11 +76,32 @@ def _libgomp_loaded() -> bool:
         return True
 
 
-def default_threads() -> int:
-    """LightGBM threads when ``num_threads=None``: the usable cores, at most 8, if OpenMP waits passively
-    (:func:`openmp_waits_passively`), else 1."""
+#: training cells (rows x features) below which one LightGBM thread is used: per boosting round a row-wise
+#: histogram over this many binary cells takes well under a millisecond, less than handing work to a second
+#: OpenMP thread and waiting for it (see :func:`default_threads`).
+ONE_THREAD_CELLS = 1 << 22
+
+
+def default_threads(rows: int | None = None, features: int | None = None) -> int:
+    """LightGBM threads when ``num_threads=None``.
+
+    One thread when the training set has fewer than :data:`ONE_THREAD_CELLS` cells (rows x features), else
+    the usable cores (at most 8) if OpenMP waits passively (:func:`openmp_waits_passively`), else 1.
+
+    Why one thread for small sets: every boosting round opens several OpenMP parallel regions whose work on a
+    few thousand rows is microseconds, so a second thread only adds the cost of waking it. Measured on the
+    shared 2-core VM in fresh processes (issue 22, 2026-12-07, load 10-13, 3 fits each, LightGBM imported
+    first): 800 x 40 with the 4-setting search: 1 thread 0.9-1.4 s (PASSIVE or ACTIVE), 2 threads PASSIVE
+    2.2-10.7 s, 2 threads ACTIVE 16-36 s; 10,000 x 32: 1 thread 1.2-1.4 s, 2 PASSIVE 1.4-1.7 s, 2 ACTIVE
+    15-30 s; 10,000 x 512 (5.1 M cells): 1 thread 3.4-4.6 s, 2 PASSIVE 3.7-3.8 s. On an idle machine the
+    issue measured 800 x 40 at 19-20 s with 2 PASSIVE threads (each wake-up of a halted vCPU is paid per
+    region) and 0.9-1.9 s ACTIVE; one thread waits for nobody, so neither a quiet nor a loaded machine pays
+    for the wait policy. Above the threshold the work per region is large enough that passive threads pay off.
+    """
     import os
 
+    if rows is not None and features is not None and int(rows) * int(features) < ONE_THREAD_CELLS:
+        return 1
     if not openmp_waits_passively():
         return 1
     try:
@@ -144,8 +165,9 @@ class LightGBMProxy:
       search: try :data:`SEARCH_GRID` on the held-out split and keep the best (4 fits instead of 1).
       valid_fraction: share of the samples held out for early stopping / the search (the final spectrum
         is refit on all samples anyway, so nothing is wasted).
-      num_threads: LightGBM threads; ``None`` (default): the usable cores (at most 8) when OpenMP threads
-        wait passively, else 1 (see :func:`openmp_waits_passively`). ``deterministic=True`` (always set)
+      num_threads: LightGBM threads; ``None`` (default): 1 for training sets under
+        :data:`ONE_THREAD_CELLS` cells, else the usable cores (at most 8) when OpenMP threads wait passively,
+        else 1 (see :func:`default_threads`). ``deterministic=True`` (always set)
         makes the trees independent of the thread count, so the same key gives the same result on any
         machine. Histograms are built row-wise (``force_row_wise``): with many binary features (two bins
         each) one pass over the rows fills every feature's histogram, 3.5x faster per round than column-wise
@@ -178,7 +200,7 @@ class LightGBMProxy:
         # depth an interaction needs; the readout truncates the spectrum to max_degree anyway
         depth = int(base.pop("max_depth", max(1, min(int(max_degree) + 2, max(int(max_degree), 6)))))
         seed = key_to_seed(key) % (2**31 - 1)
-        threads = self.num_threads if self.num_threads is not None else default_threads()
+        threads = self.num_threads if self.num_threads is not None else default_threads(len(tr), X.shape[1])
         common = {"verbosity": -1, "seed": seed, "deterministic": True, "num_threads": int(threads),
                   "force_row_wise": True, "min_data_in_leaf": min(int(base.pop("min_data_in_leaf")), max(1, m // 4))}
         dtrain = lgb.Dataset(X[tr], y[tr], params={"max_bin": base["max_bin"], "min_data_in_bin": 1,
