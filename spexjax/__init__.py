@@ -53,6 +53,7 @@ def _mount_kernels() -> None:
 
 _mount_kernels()
 
+from spexjax import interactions as _interactions_module  # noqa: E402
 from spexjax import kernels  # noqa: E402
 from spexjax.errors import BudgetError, SpexError, ValueFunctionError  # noqa: E402
 from spexjax.interactions import Interactions  # noqa: E402
@@ -72,6 +73,23 @@ from spexjax.errors import MissingExtraError  # noqa: E402
 # The application floor loads on first use (``spexjax.llm``, ...): ``import spexjax`` never needs torch,
 # transformers, a model package or a network.
 _LAZY_SUBPACKAGES = ("baselines", "data", "heads", "llm", "report")
+
+
+def _plot(result: Interactions, kind: str, **kwargs):
+    from spexjax.report.plots import plot  # the application floor (and matplotlib) loads on first use
+
+    return plot(result, kind, **kwargs)
+
+
+def _html_fragment(result: Interactions) -> str:
+    from spexjax.report import to_html  # the application floor loads on first use
+
+    return to_html(result, full_page=False)
+
+
+# Interactions.plot / _repr_html_ draw with the report, which sits a floor above the result's module: the root,
+# above both, wires them here so that the engine never imports the application floor (tests/test_layers.py).
+_interactions_module.PRESENTATION.update(plot=_plot, html=_html_fragment)
 
 
 def __getattr__(name: str):

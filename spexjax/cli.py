@@ -350,11 +350,11 @@ def _report(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     p.add_argument("--top", type=_positive_int, default=8, help="terms printed (default 8)")
 
     def run(args: argparse.Namespace) -> int:
-        import spexjax
+        from spexjax.interactions import Interactions
         from spexjax.report import save_html, summary
 
         with option("RESULT"):
-            result = spexjax.Interactions.load(args.result)
+            result = Interactions.load(args.result)
         out = args.report or os.path.splitext(args.result.removesuffix(".gz"))[0] + ".html"
         with option("--report"):
             save_html(result, out)
@@ -414,7 +414,7 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
     the summary is printed and before anything is saved: a lens adds what its report view needs (a new result,
     e.g. ``spexjax.report.with_grid``), so ``--json`` and ``--report`` hold the same metadata.
     """
-    import spexjax
+    from spexjax.pipeline import explain
     from spexjax.report import save_html, summary
 
     blame = functools.partial(_blame_model, model_option)
@@ -428,7 +428,7 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
     provenance = {"title": title.splitlines()[0], "model": model, "target": target, **(extra_provenance or {})}
     try:
         with blame():
-            final = spexjax.explain(_counted(task, bar), task.n, method=args.method, budget=args.budget,
+            final = explain(_counted(task, bar), task.n, method=args.method, budget=args.budget,
                                     max_degree=args.max_degree, key=args.seed,
                                     faithfulness=int(args.faithfulness or 0), provenance=provenance, **options)
     finally:

@@ -5,11 +5,24 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from spexjax._version import __version__
+from spexjax.indices import (
+    check_index,
+    check_order,
+    convert_padded,
+    fourier_to_mobius,
+    mobius_to_fourier,
+    pad_supports,
+    weight_table,
+)
+from spexjax.integrations import shapiq_values
+from spexjax.kernels.characters import eval_fourier
+from spexjax.optimize import best_subset as _best_subset
 from spexjax.value_functions import check_masks
 
 Support = tuple[int, ...]
@@ -26,11 +39,25 @@ History (all still readable by :meth:`Interactions.load`):
   ``"spexjax_version"``.
 """
 
+PRESENTATION: dict[str, Callable[..., Any]] = {}
+"""The renderers behind :meth:`Interactions.plot` (``"plot"``) and ``_repr_html_`` (``"html"``).
+
+Plots and the HTML report live on the application floor (:mod:`spexjax.report`), which imports this module, so
+this module must not import them back (``tests/test_layers.py`` checks the floors). The package root, which sits
+above both floors, fills this table when ``spexjax`` is imported (dependency inversion): the result keeps its
+two presentation methods without depending upward.
+"""
+
+
+def _presenter(name: str) -> Callable[..., Any]:
+    try:
+        return PRESENTATION[name]
+    except KeyError:  # pragma: no cover - the package root always installs them
+        raise RuntimeError(f"no {name!r} renderer installed; import spexjax (the package) first") from None
+
 
 def supports_to_padded(supports: Sequence[Support]) -> np.ndarray:
     """``int64[K, d]`` with rows sorted ascending and ``-1`` padding (``d >= 1``)."""
-    from spexjax.indices import pad_supports
-
     return pad_supports(supports)
 
 
@@ -104,8 +131,6 @@ class Interactions:
     @classmethod
     def from_mobius(cls, n: int, supports: Sequence[Support], coeffs: Any, **kwargs: Any) -> Interactions:
         """Build from Möbius coefficients ``f(x) = sum_{T subset kept(x)} a(T)`` (exact conversion)."""
-        from spexjax.indices import mobius_to_fourier
-
         f_sup, f_coef = mobius_to_fourier(supports, coeffs)
         return cls(n, f_sup, f_coef, **kwargs)
 
@@ -137,8 +162,6 @@ class Interactions:
         return list(self._supports), self._coeffs.copy()
 
     def mobius(self) -> tuple[list[Support], np.ndarray]:
-        from spexjax.indices import fourier_to_mobius
-
         return fourier_to_mobius(self._supports, self._coeffs)
 
     moebius = mobius
@@ -164,8 +187,6 @@ class Interactions:
         x = check_masks(masks, self.n)
         if not self._supports:
             return np.zeros(x.shape[0])
-        from spexjax.kernels.characters import eval_fourier
-
         return np.asarray(eval_fourier(x, self.padded_supports, self._coeffs))
 
     def best_subset(self, size: int, *, maximize: bool = True, time_limit: float | None = None) -> tuple[int, ...]:
@@ -175,9 +196,7 @@ class Interactions:
         which also gives the value and whether optimality was proven). With ``time_limit`` seconds reached it
         returns the best subset found and warns (``spexjax.optimize.ApproximateOptimumWarning``).
         """
-        from spexjax.optimize import best_subset
-
-        return best_subset(self, size, maximize=maximize, time_limit=time_limit).subset
+        return _best_subset(self, size, maximize=maximize, time_limit=time_limit).subset
 
     # -- interaction indices -----------------------------------------------------------------
     def index(self, name: str, order: int | None = None, *, min_order: int = 0) -> dict[Support, float]:
@@ -192,8 +211,6 @@ class Interactions:
         a truncation of a lower-order call. Interactions not listed are exactly zero; ``()`` is listed
         whenever ``min_order == 0`` (its value per index: see :mod:`spexjax.indices`).
         """
-        from spexjax.indices import check_index, check_order, convert_padded, weight_table
-
         name = check_index(name)
         order = check_order(order, name)
         min_order = check_order(min_order, "Moebius", name="min_order")
@@ -243,22 +260,16 @@ class Interactions:
     # -- interoperability --------------------------------------------------------------------
     def to_shapiq(self, index: str = "k-SII", order: int | None = None, *, min_order: int = 0):
         """``shapiq.InteractionValues`` of ``index`` (needs shapiq installed); see :meth:`index`."""
-        from spexjax.integrations.shapiq import to_interaction_values
-
-        return to_interaction_values(self, index, order, min_order=min_order)
+        return shapiq_values.to_interaction_values(self, index, order, min_order=min_order)
 
     @classmethod
     def from_shapiq(cls, values: Any, *, feature_names: Sequence[str] | None = None) -> Interactions:
         """From a ``shapiq.InteractionValues`` holding a complete ``"Moebius"`` or ``"Fourier"`` expansion."""
-        from spexjax.integrations.shapiq import from_interaction_values
-
-        return from_interaction_values(values, feature_names=feature_names)
+        return shapiq_values.from_interaction_values(values, cls, feature_names=feature_names)
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON document :meth:`save` writes (format version :data:`FORMAT_VERSION`)."""
-        from spexjax import __version__
-
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -338,23 +349,18 @@ class Interactions:
     def plot(self, kind: str = "bar", **kwargs: Any):
         """A matplotlib figure: ``kind="bar"`` (top interactions) or ``"network"`` (pairwise graph).
 
-        Keyword arguments go to :func:`spexjax.plotting.plot_bar` / :func:`spexjax.plotting.plot_network`
-        (``k``, ``index``, ``order``, ``path`` to save a PNG, ``ax`` to draw into).
+        Keyword arguments go to :func:`spexjax.report.plot_bar` / :func:`spexjax.report.plot_network`
+        (``k``, ``index``, ``order``, ``path`` to save a PNG, ``ax`` to draw into); the drawing is
+        :func:`spexjax.report.plots.plot`'s (see :data:`PRESENTATION`).
         """
-        from spexjax import plotting
-
-        if kind == "bar":
-            return plotting.plot_bar(self, **kwargs)
-        if kind == "network":
-            return plotting.plot_network(self, **kwargs)
-        raise ValueError(f"kind must be 'bar' or 'network'; got {kind!r}")
+        if kind not in ("bar", "network"):
+            raise ValueError(f"kind must be 'bar' or 'network'; got {kind!r}")
+        return _presenter("plot")(self, kind, **kwargs)
 
     # -- dunder --------------------------------------------------------------------------------
     def _repr_html_(self) -> str:
         """Jupyter shows the same report as ``spexjax.report.to_html`` (a fragment, tabs work without JS)."""
-        from spexjax.report.html import to_html
-
-        return to_html(self, full_page=False)
+        return _presenter("html")(self)
 
     def __len__(self) -> int:
         return len(self._supports)

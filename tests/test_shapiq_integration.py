@@ -16,9 +16,9 @@ from shapiq.approximator.base import Approximator  # noqa: E402
 from shapiq.game_theory.exact import ExactComputer  # noqa: E402
 from shapiq.game_theory.moebius_converter import MoebiusConverter  # noqa: E402
 
-import spexjax  # noqa: E402
 from spexjax import Interactions  # noqa: E402
 from spexjax.indices import INDICES, mobius_to_index  # noqa: E402
+from spexjax.integrations import shapiq as shapiq_adapter  # noqa: E402
 from spexjax.integrations.shapiq import SpexApproximator, from_interaction_values  # noqa: E402
 from spexjax.testing import SparseFourier, SparseMobius  # noqa: E402
 
@@ -190,8 +190,9 @@ def fake_engine(monkeypatch):
 
         return engine
 
-    monkeypatch.setattr(spexjax, "spex", make("spex"), raising=False)
-    monkeypatch.setattr(spexjax, "proxyspex", make("proxyspex"), raising=False)
+    # the adapter binds the engines from their modules (it sits below the package root): patch them there
+    monkeypatch.setattr(shapiq_adapter, "spex", make("spex"))
+    monkeypatch.setattr(shapiq_adapter, "proxyspex", make("proxyspex"))
     return calls
 
 

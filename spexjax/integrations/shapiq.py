@@ -21,8 +21,11 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without shapiq
     raise ImportError("spexjax.integrations.shapiq needs shapiq: pip install 'shapiq>=1.4'") from e
 
-from spexjax.indices import check_index, check_order
+from spexjax.indices import check_order
+from spexjax.integrations import shapiq_values
 from spexjax.interactions import Interactions
+from spexjax.proxyspex import proxyspex
+from spexjax.spex import spex
 
 SHAPIQ_INDICES: tuple[str, ...] = ("SV", "BV", "SII", "BII", "k-SII", "STII", "FSII", "FBII")
 """Indices :class:`SpexApproximator` can return (those of shapiq's ``MoebiusConverter``)."""
@@ -31,53 +34,19 @@ SHAPIQ_INDICES: tuple[str, ...] = ("SV", "BV", "SII", "BII", "k-SII", "STII", "F
 def to_interaction_values(
     result: Interactions, index: str = "k-SII", order: int | None = None, *, min_order: int = 0
 ) -> _shapiq.InteractionValues:
-    """``shapiq.InteractionValues`` of ``index`` up to ``order`` from a spexjax result.
-
-    ``order=None`` means ``n`` (all orders; SV/BV: 1). ``baseline_value`` is ``f(empty)`` (for FBII the
-    least-squares intercept, as ``ExactComputer`` reports it); ``estimation_budget`` is ``result.queries``.
-    Interactions absent from the sparse dict are exactly zero.
-    """
+    """``shapiq.InteractionValues`` of ``index`` up to ``order`` from a spexjax result (see
+    :func:`spexjax.integrations.shapiq_values.to_interaction_values`)."""
     if not isinstance(result, Interactions):
         raise TypeError(f"result must be a spexjax.Interactions; got {type(result).__name__}")
-    name = check_index(index)
-    order = check_order(order, name)
-    values = result.index(name, order, min_order=min_order)
-    k = 1 if name in ("SV", "BV") else (result.n if order is None else order)
-    baseline = values.get((), result.baseline) if name == "FBII" else result.baseline
-    return _shapiq.InteractionValues(
-        values=values,
-        index=name,
-        max_order=k,
-        min_order=min_order,
-        n_players=result.n,
-        estimated=True,
-        estimation_budget=int(result.queries),
-        baseline_value=float(baseline),
-    )
+    return shapiq_values.to_interaction_values(result, index, order, min_order=min_order)
 
 
 def from_interaction_values(
     values: _shapiq.InteractionValues, *, feature_names: Sequence[str] | None = None
 ) -> Interactions:
-    """A spexjax result from a complete ``"Moebius"`` or ``"Fourier"`` ``InteractionValues``.
-
-    Other indices are lossy summaries (many games share the same SII), so they cannot be converted back.
-    """
-    if not isinstance(values, _shapiq.InteractionValues):
-        raise TypeError(f"values must be a shapiq.InteractionValues; got {type(values).__name__}")
-    items = [(tuple(sorted(int(i) for i in s)), float(v)) for s, v in values.interactions.items() if v != 0.0]
-    sup = [s for s, _ in items]
-    coef = np.array([v for _, v in items], dtype=np.float64)
-    kwargs: dict[str, Any] = {
-        "queries": int(values.estimation_budget or 0),
-        "feature_names": feature_names,
-        "meta": {"source": "shapiq.InteractionValues", "index": values.index},
-    }
-    if values.index == "Moebius":
-        return Interactions.from_mobius(values.n_players, sup, coef, **kwargs)
-    if values.index == "Fourier":
-        return Interactions(values.n_players, sup, coef, **kwargs)
-    raise ValueError(f"values.index must be 'Moebius' or 'Fourier' to convert back; got {values.index!r}")
+    """A spexjax result from a complete ``"Moebius"`` or ``"Fourier"`` ``InteractionValues`` (see
+    :func:`spexjax.integrations.shapiq_values.from_interaction_values`)."""
+    return shapiq_values.from_interaction_values(values, Interactions, feature_names=feature_names)
 
 
 class _GameFunction:
@@ -147,9 +116,7 @@ class SpexApproximator(_Approximator):
         )
 
     def _engine(self) -> Callable[..., Interactions]:
-        import spexjax
-
-        return spexjax.spex if self.algorithm == "spex" else spexjax.proxyspex
+        return spex if self.algorithm == "spex" else proxyspex
 
     def approximate(
         self, budget: int, game: Callable[[np.ndarray], Any], **kwargs: Any

@@ -13,7 +13,8 @@ images of a data attribution (:func:`with_images`), or a layers x heads grid for
 from __future__ import annotations
 
 from spexjax.report.content import INDICES, Explanation, Term, explain, with_meta
-from spexjax.report.html import render, save_html, to_html
+from spexjax.report.document import save_html, to_html
+from spexjax.report.html import render
 from spexjax.report.lenses import LENSES, lens_of, with_grid, with_images
 from spexjax.report.plots import plot_bar, plot_grid, plot_network, plot_text
 from spexjax.report.text import summary

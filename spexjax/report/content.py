@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from spexjax._version import __version__
+from spexjax.interactions import Interactions
+
 __all__ = [
     "INDICES",
     "INDEX_TITLES",
@@ -189,8 +192,6 @@ def provenance_rows(result: Any) -> list[tuple[str, str]]:
     if "method" not in prov and meta.get("algorithm"):
         prov["method"] = meta["algorithm"]
     if "spexjax_version" not in prov:
-        from spexjax import __version__
-
         prov["spexjax_version"] = __version__
     rows = [(label, _fmt(prov[key])) for key, label in _PROVENANCE_KEYS if prov.get(key) is not None]
     known = {k for k, _ in _PROVENANCE_KEYS} | {"text", "faithfulness_r2", "faithfulness_masks", "title"}
@@ -232,8 +233,6 @@ def explain(
       text: the prompt to lay the units out in (default ``meta["provenance"]["text"]``).
       title: report heading (default from the provenance).
     """
-    from spexjax.interactions import Interactions
-
     if not isinstance(result, Interactions):
         raise TypeError(f"result must be a spexjax.Interactions; got {type(result).__name__}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -301,8 +300,6 @@ def with_meta(result: Any, *, feature_names: Sequence[str] | None = None, **meta
     Results are never mutated after they are returned; a report that adds what was measured afterwards (the
     faithfulness R² needs the finished surrogate) builds this copy instead.
     """
-    from spexjax.interactions import Interactions
-
     supports, coeffs = result.fourier()
     merged = dict(result.meta or {})
     for key, value in meta.items():

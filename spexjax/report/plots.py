@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spexjax.report.content import INDEX_TITLES, explain
+from spexjax.report.html import NEGATIVE as NEG_RGB
+from spexjax.report.html import POSITIVE as POS_RGB
+from spexjax.report.lenses import grid_view, lens_of, with_grid
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -141,16 +146,12 @@ def plot_text(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LinearSegmentedColormap, Normalize
 
-    from spexjax.report.content import INDEX_TITLES, explain
-    from spexjax.report.html import NEGATIVE
-    from spexjax.report.html import POSITIVE as POS_RGB
-
     exp = explain(result, text=text, indices=(index,) if index in INDEX_TITLES else ("Moebius",))
     index = next(iter(exp.first))
     first = exp.first[index]
     vmax = float(np.abs(first).max()) or 1.0
     cmap = LinearSegmentedColormap.from_list(
-        "spexjax", [tuple(c / 255 for c in NEGATIVE), (1, 1, 1), tuple(c / 255 for c in POS_RGB)]
+        "spexjax", [tuple(c / 255 for c in NEG_RGB), (1, 1, 1), tuple(c / 255 for c in POS_RGB)]
     )
     norm = Normalize(-vmax, vmax)
 
@@ -223,11 +224,6 @@ def plot_grid(
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
-    from spexjax.report.content import INDEX_TITLES
-    from spexjax.report.html import NEGATIVE as NEG_RGB
-    from spexjax.report.html import POSITIVE as POS_RGB
-    from spexjax.report.lenses import grid_view, lens_of, with_grid
-
     if index not in INDEX_TITLES:
         raise ValueError(f"index must be one of {tuple(INDEX_TITLES)}; got {index!r}")
     if lens_of(result) != "grid" or layers is not None or heads is not None:
@@ -273,14 +269,15 @@ def plot_grid(
     return _finish(fig, path, dpi)
 
 
+_PLOTS = {"bar": plot_bar, "network": plot_network, "text": plot_text, "grid": plot_grid}
+
+
 def plot(result: Interactions, kind: str = "bar", **kwargs: Any) -> Figure:
     """``plot_bar``, ``plot_network``, ``plot_text`` or ``plot_grid`` by ``kind`` (``"bar"``, ``"network"``,
-    ``"text"``, ``"grid"``)."""
-    if kind == "text":
-        return plot_text(result, **kwargs)
-    if kind == "grid":
-        return plot_grid(result, **kwargs)
-    return result.plot(kind, **kwargs)
+    ``"text"``, ``"grid"``); also what :meth:`spexjax.Interactions.plot` draws with."""
+    if kind not in _PLOTS:
+        raise ValueError(f"kind must be 'bar', 'network', 'text' or 'grid'; got {kind!r}")
+    return _PLOTS[kind](result, **kwargs)
 
 
 __all__ = ["NEGATIVE", "POSITIVE", "plot", "plot_bar", "plot_grid", "plot_network", "plot_text"]
