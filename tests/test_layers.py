@@ -24,6 +24,7 @@ How the graph is read:
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,6 +297,29 @@ def test_nothing_imports_a_higher_floor(graph):
     gone = [k for k in KNOWN_UPWARD if k not in {(e.source, e.target) for e in bad}]
     assert not new, "imports from a lower floor to a higher one:\n" + _describe(new)
     assert not gone, f"KNOWN_UPWARD lists imports that are gone (delete them): {gone}"
+
+
+def test_workspace_diagram_matches_floors():
+    """WORKSPACE.md's floor diagram names every entry of FLOORS on the same floor (the two are kept identical)."""
+    text = (ROOT / "WORKSPACE.md").read_text(encoding="utf-8")
+    block = text.split("## Floors", 1)[1].split("```", 2)[1]
+    labels = {"package root": PACKAGE_ROOT, "applications": APPLICATIONS, "engine": ENGINE, "kernels": KERNELS}
+    sections: dict[int, str] = {}
+    floor = None
+    for line in block.splitlines():
+        for label, value in labels.items():
+            if line.startswith(label):
+                floor = value
+        if floor is not None:
+            sections[floor] = sections.get(floor, "") + line + "\n"
+    missing = []
+    for prefix, value in FLOORS.items():
+        if value == PACKAGE_ROOT:
+            continue
+        short = prefix.rpartition(".")[2]
+        if not re.search(rf"(?<![\w.]){re.escape(short)}(?![\w])", sections.get(value, "")):
+            missing.append(f"{prefix} ({FLOOR_NAMES[value]})")
+    assert not missing, f"WORKSPACE.md's floor diagram does not name these on their floor: {missing}"
 
 
 def test_kernels_import_only_jax_and_numpy():
