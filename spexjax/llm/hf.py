@@ -36,7 +36,7 @@ import hashlib
 import inspect
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -175,6 +175,18 @@ def _check_texts(texts: Any, name: str) -> list[str]:
     return out
 
 
+class BackendOptions(TypedDict, total=False):
+    """The options every Hugging Face backend takes (``HuggingFaceLM``, ``HuggingFaceClassifier``): one list,
+    with its defaults in :class:`_TorchBackend`, so a new option is added once."""
+
+    name: str | None
+    device: Any
+    dtype: Any
+    max_tokens: int
+    max_batch: int
+    sort_by_length: bool
+
+
 class _TorchBackend:
     """Shared parts: device/dtype placement, the batch plan, the lazy identity."""
 
@@ -188,12 +200,12 @@ class _TorchBackend:
         model: Any,
         tokenizer: Any,
         *,
-        name: str | None,
-        device: Any,
-        dtype: Any,
-        max_tokens: int,
-        max_batch: int,
-        sort_by_length: bool,
+        name: str | None = None,
+        device: Any = None,
+        dtype: Any = None,
+        max_tokens: int = 8192,
+        max_batch: int = 64,
+        sort_by_length: bool = True,
     ) -> None:
         torch = _torch()
         if not isinstance(model, torch.nn.Module):
@@ -289,23 +301,9 @@ class HuggingFaceLM(_TorchBackend):
         chat_template: bool | None = None,
         system: str | None = None,
         add_special_tokens: bool = True,
-        max_tokens: int = 8192,
-        max_batch: int = 64,
-        sort_by_length: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-        name: str | None = None,
+        **options: Unpack[BackendOptions],
     ) -> None:
-        super().__init__(
-            model,
-            tokenizer,
-            name=name,
-            device=device,
-            dtype=dtype,
-            max_tokens=max_tokens,
-            max_batch=max_batch,
-            sort_by_length=sort_by_length,
-        )
+        super().__init__(model, tokenizer, **options)
         fwd = self.model.forward
         self._takes_positions = _accepts(fwd, "position_ids")
         self._takes_keep = _accepts(fwd, "logits_to_keep")
@@ -551,7 +549,9 @@ class HuggingFaceClassifier(_TorchBackend):
     ``score(texts)`` is, for class ``label`` (an index or a name in ``config.label2id``; default 1 for a binary
     model): ``output="log_odds"`` -> ``log p(label) - log(1 - p(label))`` (for two classes: the logit
     difference), ``"logit"`` -> the raw class logit, ``"logprob"`` -> ``log p(label)``. Rows are right-padded
-    with an attention mask (encoders attend both ways, so the mask is what keeps pads out).
+    with an attention mask (encoders attend both ways, so the mask is what keeps pads out). The other options
+    (``max_tokens``, ``max_batch``, ``sort_by_length``, ``device``, ``dtype``, ``name``) are
+    :class:`BackendOptions`, as for :class:`HuggingFaceLM`.
     """
 
     _kind = "hf-classifier"
@@ -564,23 +564,9 @@ class HuggingFaceClassifier(_TorchBackend):
         *,
         label: int | str | None = None,
         output: str = "log_odds",
-        max_tokens: int = 8192,
-        max_batch: int = 64,
-        sort_by_length: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-        name: str | None = None,
+        **options: Unpack[BackendOptions],
     ) -> None:
-        super().__init__(
-            model,
-            tokenizer,
-            name=name,
-            device=device,
-            dtype=dtype,
-            max_tokens=max_tokens,
-            max_batch=max_batch,
-            sort_by_length=sort_by_length,
-        )
+        super().__init__(model, tokenizer, **options)
         if output not in self._OUTPUTS:
             raise ValueError(f"output must be one of {self._OUTPUTS}, got {output!r}")
         self.output = output
