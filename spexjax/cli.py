@@ -1,8 +1,9 @@
 """The ``spexjax`` command: explain a text on a language model and write a report.
 
     spexjax demo [--report demo.html]      # the built-in double negation, embedded model, offline
-    spexjax explain TEXT | --file PATH [--model embedded|hf:NAME_OR_PATH|openai:BASE_URL --model-name M]
-                   [--unit word] [--ablation remove] [--response R | --contrast A,B] [--method spex|proxyspex]
+    spexjax explain TEXT | --file PATH [--model embedded|smollm2|hf:NAME_OR_PATH|openai:BASE_URL --model-name M]
+                   [--unit word] [--ablation remove] [--response R | --contrast A,B] [--keep TEXT]
+                   [--method spex|proxyspex]
                    [--budget N] [--max-degree D] [--cache run.sqlite] [--report r.html] [--json r.json] [--seed S]
     spexjax report RESULT.json --report r.html   # rebuild a report from a saved result
     spexjax heads | data                   # the other lenses (attention heads, training points)
@@ -140,7 +141,7 @@ def _counted(task: Any, bar: Any) -> Any:
 
 
 # -- models and tasks --------------------------------------------------------------------------------
-MODEL_SCHEMES = ("embedded", "hf", "openai")
+MODEL_SCHEMES = ("embedded", "smollm2", "hf", "openai")
 
 
 def _split_model(spec: str) -> tuple[str, str]:
@@ -148,10 +149,12 @@ def _split_model(spec: str) -> tuple[str, str]:
     scheme, _, rest = spec.partition(":")
     if scheme not in MODEL_SCHEMES:
         raise CliError(
-            f"--model: unknown model {spec!r}; use 'embedded' (default, offline), 'hf:NAME_OR_PATH' "
-            "(a transformers causal LM) or 'openai:BASE_URL' with --model-name"
+            f"--model: unknown model {spec!r}; use 'embedded' (default, offline), 'smollm2' (SmolLM2-135M-Instruct "
+            "in JAX, offline), 'hf:NAME_OR_PATH' (a transformers causal LM) or 'openai:BASE_URL' with --model-name"
         )
-    if scheme != "embedded" and not rest:
+    if scheme == "smollm2" and rest:
+        raise CliError(f"--model: smollm2 takes nothing after it; got {spec!r}")
+    if scheme not in ("embedded", "smollm2") and not rest:
         raise CliError(f"--model: {scheme}: needs a {'name or path' if scheme == 'hf' else 'base URL'} after the colon")
     return scheme, rest
 
@@ -179,11 +182,22 @@ def _backend(args: argparse.Namespace) -> tuple[Any, str]:
         return backend, f"embedded MiniLM-L6 (JAX), zero-shot {'/'.join(backend.labels)}"
     if args.query is not None or args.label is not None:
         raise CliError(f"--{'query' if args.query is not None else 'label'}: only used with the embedded model")
+    if scheme == "smollm2":
+        from spexjax.llm import SmolLM2
+
+        with option("--model"):
+            return SmolLM2(), "SmolLM2-135M-Instruct (JAX, float32)"
     if scheme == "hf":
         from spexjax.llm import HuggingFaceLM
 
         with option("--model"):
-            return HuggingFaceLM.from_pretrained(rest), f"hf:{rest}"
+            try:
+                return HuggingFaceLM.from_pretrained(rest), f"hf:{rest}"
+            except (OSError, ValueError) as err:
+                if os.path.isdir(rest) or (isinstance(err, FileNotFoundError) and "does not exist" in str(err)):
+                    raise
+                raise CliError(f"--model: hf:{rest}: no such folder, and as a hub name it could not be loaded "
+                               f"(hub names need the network): {str(err).strip().splitlines()[0]}") from err
     if not args.model_name:
         raise CliError("--model-name: required with --model openai:BASE_URL (the model name the server serves)")
     from spexjax.llm import OpenAICompatible
@@ -272,6 +286,8 @@ def _add_explain_options(p: argparse.ArgumentParser, *, budget: int, max_degree:
     g = t.add_mutually_exclusive_group()
     g.add_argument("--response", default=None, help="LM: explain log p(this response | prompt)")
     g.add_argument("--contrast", default=None, metavar="A,B", help="LM: explain log p(A) - log p(B) of the next token")
+    t.add_argument("--keep", default=None, metavar="TEXT", help="text after TEXT that is never ablated (e.g. the "
+                   "question; joined with a space)")
     r = p.add_argument_group("run")
     r.add_argument("--method", choices=("spex", "proxyspex"), default="spex", help="algorithm (default spex)")
     r.add_argument("--budget", type=_positive_int, default=budget, help=f"most model queries (default {budget})")
@@ -296,9 +312,12 @@ def explain_text(text: str, args: argparse.Namespace, *, title: str | None = Non
     contrast = _contrast(args.contrast)
     backend, model_desc = _backend(args)
     opt = "--contrast" if contrast else ("--response" if args.response is not None else "--unit")
+    keep = {}
+    if getattr(args, "keep", None):
+        keep["keep"] = args.keep if args.keep[:1].isspace() or text[-1:].isspace() else " " + args.keep
     try:
         task = PromptTask(backend, text, unit=args.unit, ablation=args.ablation, response=args.response,
-                          contrast=contrast)
+                          contrast=contrast, **keep)
     except Exception as err:  # noqa: BLE001 - sorted below: the model's failure or the option's
         # a backend that cannot be reached fails here when it generates its own response
         with option("--model" if _backend_failure(err) else opt):
@@ -311,7 +330,7 @@ def explain_text(text: str, args: argparse.Namespace, *, title: str | None = Non
         full = float(task(np.ones((1, n), bool))[0])  # one query: reaches the model before the budget is spent
     _say(f"f(all {args.unit}s kept) = {full:+.4f}")
 
-    extra = {"text": text, "unit": args.unit, "ablation": args.ablation}
+    extra = {"text": text, "unit": args.unit, "ablation": args.ablation, **keep}
     return run_task(task, args, title=title or "spexjax explanation", model=model_desc, target=target,
                     extra_provenance=extra, model_option="--model")
 

@@ -112,12 +112,16 @@ def _body(
     KV, G, hd = cfg.num_kv_heads, cfg.group, cfg.head_dim
     H = cfg.num_heads
     Pb = k_pre.shape[1]
-    x = jnp.take(params["embed"], ids, axis=0)
+    x = jnp.take(params["embed"], ids.reshape(-1), axis=0)  # [R*W, D]: every GEMM is a plain 2-D one
     cos, sin = _rope_tables(pos, cfg)  # [R, W, hd]
+    cos_q = cos.reshape(R, 1, 1, W, hd)
+    sin_q = sin.reshape(R, 1, 1, W, hd)
+    cos_k = cos.reshape(R, 1, W, hd)
+    sin_k = sin.reshape(R, 1, W, hd)
     causal = jnp.arange(W)[:, None] >= jnp.arange(W)[None, :]
     self_mask = (seg[:, :, None] == seg[:, None, :]) & causal[None]  # [R, q, t]
-    self_mask = self_mask[:, None, None]  # [R, 1, 1, q, t]
-    pre_mask = jnp.arange(Pb) < pre_len  # [Pb]
+    pre_mask = jnp.broadcast_to(jnp.arange(Pb) < pre_len, (R, W, Pb))
+    mask = jnp.concatenate([pre_mask, self_mask], axis=-1)[:, None, None]  # [R, 1, 1, q, Pb + t]
     scale = jnp.float32(hd**-0.5)
     neg = jnp.float32(-jnp.inf)
     layer_params = {k: params[k] for k in _LAYER_KEYS}
@@ -125,23 +129,29 @@ def _body(
     def layer(x: jax.Array, inp: tuple) -> tuple[jax.Array, Any]:
         p, kp, vp, hs = inp
         h = _rms(x, p["attn_norm"], cfg.rms_eps)
-        q = (h @ p["wq"]).reshape(R, W, KV, G, hd)
-        k = (h @ p["wk"]).reshape(R, W, KV, hd)
-        v = (h @ p["wv"]).reshape(R, W, KV, hd)
-        q = _rotate(q, cos[:, :, None, None, :], sin[:, :, None, None, :])
-        k = _rotate(k, cos[:, :, None, :], sin[:, :, None, :])
-        s_self = jnp.einsum("rqkgd,rtkd->rkgqt", q, k) * scale
-        s_pre = jnp.einsum("rqkgd,pkd->rkgqp", q, kp) * scale
-        s = jnp.concatenate([jnp.where(pre_mask, s_pre, neg), jnp.where(self_mask, s_self, neg)], axis=-1)
-        a = jax.nn.softmax(s, axis=-1)
-        o = jnp.einsum("rkgqp,pkd->rqkgd", a[..., :Pb], vp) + jnp.einsum("rkgqt,rtkd->rqkgd", a[..., Pb:], v)
-        o = o * hs.reshape(KV, G)[:, :, None]
-        x = x + o.reshape(R, W, H * hd) @ p["wo"]
+        # heads-major layouts, so scores and outputs are batched GEMMs over (row, kv head)
+        q = (h @ p["wq"]).reshape(R, W, KV, G, hd).transpose(0, 2, 3, 1, 4)  # [R, KV, G, W, hd]
+        k = (h @ p["wk"]).reshape(R, W, KV, hd).transpose(0, 2, 1, 3)  # [R, KV, W, hd]
+        v = (h @ p["wv"]).reshape(R, W, KV, hd).transpose(0, 2, 1, 3)
+        q = _rotate(q, cos_q, sin_q)
+        k = _rotate(k, cos_k, sin_k)
+        kf = jnp.concatenate([jnp.broadcast_to(kp.transpose(1, 0, 2)[None], (R, KV, Pb, hd)), k], axis=2)
+        vf = jnp.concatenate([jnp.broadcast_to(vp.transpose(1, 0, 2)[None], (R, KV, Pb, hd)), v], axis=2)
+        s = jnp.matmul(q.reshape(R, KV, G * W, hd), kf.swapaxes(-1, -2)) * scale
+        s = jnp.where(mask, s.reshape(R, KV, G, W, Pb + W), neg)
+        a = jax.nn.softmax(s, axis=-1).reshape(R, KV, G * W, Pb + W)
+        o = jnp.matmul(a, vf).reshape(R, KV, G, W, hd)
+        o = o * hs.reshape(KV, G)[None, :, :, None, None]
+        x = x + o.transpose(0, 3, 1, 2, 4).reshape(R * W, H * hd) @ p["wo"]
         h = _rms(x, p["ffn_norm"], cfg.rms_eps)
         x = x + (jax.nn.silu(h @ p["w_gate"]) * (h @ p["w_up"])) @ p["w_down"]
-        return x, ((k, v) if return_kv else None)
+        kv = None
+        if return_kv:
+            kv = (k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3))  # [R, W, KV, hd]
+        return x, kv
 
     x, kv = jax.lax.scan(layer, x, (layer_params, k_pre, v_pre, head_scale))
+    x = x.reshape(R, W, -1)
     return _rms(x, params["norm"], cfg.rms_eps), kv
 
 

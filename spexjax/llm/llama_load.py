@@ -356,9 +356,13 @@ def load_folder(folder: str | os.PathLike[str]) -> Checkpoint:
     if arch not in SUPPORTED_ARCHITECTURES:
         supported = ", ".join(SUPPORTED_ARCHITECTURES)
         raise ValueError(f"unsupported model_type {arch!r} in {conf_path}; supported: {supported}")
-    scaling = conf.get("rope_scaling") or {}
+    # transformers >= 5 writes rope settings as rope_parameters {rope_type, rope_theta}; before, rope_theta and
+    # rope_scaling at the top level
+    rope = dict(conf.get("rope_parameters") or {})
+    scaling = conf.get("rope_scaling") or rope
     if scaling and scaling.get("rope_type", scaling.get("type", "default")) != "default":
-        raise ValueError(f"unsupported rope_scaling {conf['rope_scaling']!r} in {conf_path}")
+        raise ValueError(f"unsupported rope scaling {scaling!r} in {conf_path}")
+    rope_theta = float(conf.get("rope_theta") or rope.get("rope_theta") or 10000.0)
     if conf.get("attention_bias") or conf.get("mlp_bias"):
         raise ValueError(f"unsupported attention_bias/mlp_bias in {conf_path}")
     files = sorted(folder.glob("*.safetensors"))
@@ -403,7 +407,7 @@ def load_folder(folder: str | os.PathLike[str]) -> Checkpoint:
         head_dim=int(conf.get("head_dim") or hidden // heads),
         intermediate_size=int(conf["intermediate_size"]),
         rms_eps=float(conf.get("rms_norm_eps", 1e-6)),
-        rope_theta=float(conf.get("rope_theta", 10000.0)),
+        rope_theta=rope_theta,
         context_length=int(conf.get("max_position_embeddings", 2048)),
         tie_embeddings=tied,
     )

