@@ -66,6 +66,17 @@ def padded_to_supports(padded: np.ndarray) -> list[Support]:
     return [tuple(int(v) for v in row if v >= 0) for row in padded]
 
 
+def _check_feature_names(names: Sequence[str] | None, n: int) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
+    names = [str(f) for f in names]
+    if len(names) != n:
+        raise ValueError(f"feature_names must have n={n} entries; got {len(names)}")
+    return names
+
+
 def _jsonable(obj: Any) -> Any:
     """JSON-ready copy of ``meta``: NumPy scalars/arrays become numbers/lists, unknown objects their repr."""
     if obj is None or isinstance(obj, bool | int | float | str):
@@ -94,6 +105,11 @@ class Interactions:
       queries: value-function rows actually evaluated to get this result.
       feature_names: optional names, one per feature, used by ``repr``/``top``/plots.
       meta: free-form provenance (algorithm, plan, timings) saved with the result.
+
+    A result is frozen after construction: setting or deleting an attribute raises ``AttributeError``. Names and
+    provenance go in at construction; :meth:`replace` (or ``spexjax.report.with_meta``) builds a new result.
+    Why: results are shared (cached index tables, reports, saved files); one mutated after return would
+    silently disagree with what was saved or shown.
     """
 
     def __init__(
@@ -123,10 +139,36 @@ class Interactions:
         self._supports: list[Support] = list(merged.keys())
         self._coeffs = np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
         self.queries = int(queries)
-        self.feature_names = feature_names  # validated by the setter
+        self._feature_names = _check_feature_names(feature_names, self.n)
         self.meta: dict[str, Any] = dict(meta or {})
         self._padded: np.ndarray | None = None
         self._cache: dict[tuple[str, int, int], dict[Support, float]] = {}
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(
+                f"Interactions is frozen after construction: cannot set {name!r}; build a new result with "
+                "Interactions.replace(...) (names and provenance go in at construction)"
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Interactions is frozen after construction: cannot delete {name!r}")
+
+    def replace(
+        self, *, feature_names: Sequence[str] | None = None, meta: dict[str, Any] | None = None
+    ) -> Interactions:
+        """A new result with the same expansion and ``queries``, and the given ``feature_names`` / ``meta``
+        (each kept from this one when not given)."""
+        return type(self)(
+            self.n,
+            self._supports,
+            self._coeffs,
+            queries=self.queries,
+            feature_names=self._feature_names if feature_names is None else feature_names,
+            meta=self.meta if meta is None else meta,
+        )
 
     @classmethod
     def from_mobius(cls, n: int, supports: Sequence[Support], coeffs: Any, **kwargs: Any) -> Interactions:
@@ -138,18 +180,6 @@ class Interactions:
     @property
     def feature_names(self) -> list[str] | None:
         return self._feature_names
-
-    @feature_names.setter
-    def feature_names(self, names: Sequence[str] | None) -> None:
-        if names is None:
-            self._feature_names = None
-            return
-        if isinstance(names, str):
-            raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
-        names = [str(f) for f in names]
-        if len(names) != self.n:
-            raise ValueError(f"feature_names must have n={self.n} entries; got {len(names)}")
-        self._feature_names = names
 
     def name(self, support: Sequence[int]) -> tuple[str, ...]:
         """Feature names of ``support``, e.g. ``("not", "bad")`` (the indices as str without names)."""
@@ -173,8 +203,8 @@ class Interactions:
 
     @property
     def padded_supports(self) -> np.ndarray:
-        if self._padded is None:
-            self._padded = supports_to_padded(self._supports)
+        if self._padded is None:  # a lazy cache of the frozen expansion, not a change of the result
+            object.__setattr__(self, "_padded", supports_to_padded(self._supports))
         return self._padded
 
     @property

@@ -134,7 +134,7 @@ class SpexApproximator(_Approximator):
         lookup = getattr(game, "player_name_lookup", None)  # shapiq.Game keeps names as {name: index}
         names = sorted(lookup, key=lookup.get) if isinstance(lookup, dict) and lookup else None
         if names is not None and len(names) == self.n and result.feature_names is None:
-            result.feature_names = [str(v) for v in names]
+            result = result.replace(feature_names=[str(v) for v in names])  # results are frozen: a new one
         self.last_result = result
         return to_interaction_values(result, self.index, self.max_order, min_order=self.min_order)
 
