@@ -15,6 +15,12 @@
 
     python3 benchmarks/data_attribution.py [--n-train 1297] [--train 2000] [--held-out 500] [--tests 5]
     python3 benchmarks/data_attribution.py --throughput-only   # rerun section 1 only, keep 2-3
+    python3 benchmarks/data_attribution.py --device   # section 1 alone on JAX's default device (GPU/TPU/CPU):
+                                                      # results/data_attribution_<platform>.{json,md}
+
+The throughput figure of merit is the batched trainer as a fraction of its GEMM floor (``gemm_floor``: only the
+two GEMMs per step, the same models per round): how close it runs to the limit of the hardware for these
+shapes, which does not depend on how slow the per-mask loop happens to be (target >= 0.75 on the CPU).
 """
 
 from __future__ import annotations
@@ -111,7 +117,16 @@ def throughput(X, y, xt, yt, *, steps: int, batch: int | None, loop_models: int,
     out["max_abs_diff"] = diffs
     out["loop_over_gemm_floor"] = {s: out["gemm_floor"][f"models_per_s_{s}"] / out["per_mask_loop"][f"models_per_s_{s}"]
                                    for s in ("best", "median")}
+    out["fraction_of_gemm_floor"] = fraction_of_floor(out)
     return out
+
+
+def fraction_of_floor(thr: dict) -> dict:
+    """Batched trainer's models/s over the GEMM floor's (same models per round): best over best rounds,
+    median over median rounds, and per round (both timed in the same round, so the load is shared)."""
+    per_round = [f / b for f, b in zip(thr["gemm_floor"]["seconds"], thr["batched"]["seconds"], strict=True)]
+    return {s: thr["batched"][f"models_per_s_{s}"] / thr["gemm_floor"][f"models_per_s_{s}"]
+            for s in ("best", "median")} | {"per_round_median": float(np.median(per_round))}
 
 
 def _gemm_floor(X, batch: int, steps: int, classes: int):
@@ -132,7 +147,7 @@ def _gemm_floor(X, batch: int, steps: int, classes: int):
     return lambda: run().block_until_ready()
 
 
-TARGET = 10.0  # models/s of the batched trainer over the per-mask loop that issue 17 asks for on this CPU
+FLOOR_TARGET = 0.75  # batched trainer's models/s as a fraction of its GEMM floor's (issue 22; on the CPU)
 TRAINERS = ("batched", "vmap_generic", "per_mask_loop", "per_mask_whole_jit", "gemm_floor")
 TRAINER_TEXT = {
     "batched": "RetrainTask (all masks of a batch at once, stacked params, features-major GEMMs)",
@@ -165,7 +180,12 @@ def main() -> None:
                     help="skip section 1 (keeps the one already in --out's JSON, if any)")
     ap.add_argument("--throughput-only", action="store_true",
                     help="rerun only the throughput section; LDS and figure are kept from the existing JSON")
+    ap.add_argument("--device", action="store_true",
+                    help="throughput only, on JAX's default device (accelerator if present), batch size by "
+                    "RetrainTask's default for that backend; writes data_attribution_<platform>.{json,md}")
     args = ap.parse_args()
+    if args.device:
+        return device_run(args)
 
     t_start = time.perf_counter()
     X, y, Xt, yt = load_digits_split(args.n_train)
@@ -283,12 +303,36 @@ def main() -> None:
     write(doc, args.out)
 
 
+def device_run(args) -> None:
+    """Section 1 alone on the default device: nothing here is CPU-specific (the trainer, the floor and the
+    loop all run through JAX), so the same code measures an accelerator; the output names the device."""
+    X, y, Xt, yt = load_digits_split(args.n_train)
+    dev = jax.devices()[0]
+    thr_all = []
+    for n_thr in args.throughput_n:
+        thr_all.append(throughput(X[:n_thr], y[:n_thr], Xt[: args.tests], yt[: args.tests], steps=args.steps,
+                                  batch=args.batch, loop_models=args.loop_models, rounds=args.rounds))
+        thr_all[-1]["tests"] = args.tests
+        fr = thr_all[-1]["fraction_of_gemm_floor"]
+        print(f"n={n_thr}: batched {thr_all[-1]['batched']['models_per_s_best']:.1f} models/s, GEMM floor "
+              f"{thr_all[-1]['gemm_floor']['models_per_s_best']:.1f} models/s, fraction {fr['best']:.2f} best / "
+              f"{fr['median']:.2f} median", flush=True)
+    out = args.out if args.out != "data_attribution" else f"data_attribution_{dev.platform}"
+    doc = {"benchmark": "data_attribution --device", "command": "python3 " + " ".join(sys.argv),
+           "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "device": f"{dev.platform} ({getattr(dev, 'device_kind', '?')}); host "
+                     f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}",
+           "model": f"logistic (softmax regression), adam lr 0.1, {args.steps} full-batch steps, l2 1e-3",
+           "throughput": thr_all}
+    write(doc, out)
+
+
 def write(doc: dict, out: str) -> None:
     """The JSON and its Markdown rendering under benchmarks/results/."""
     with open(os.path.join(RESULTS, f"{out}.json"), "w") as fh:
         json.dump(doc, fh, indent=1)
-    thr_all, lds_doc = doc["throughput"], doc["lds"]
-    rows = lds_doc["rows"]
+    thr_all, lds_doc = doc["throughput"], doc.get("lds") or {}
+    rows = lds_doc.get("rows", [])
     md = [f"# Data attribution on digits ({doc['date']})", "", f"Command: `{doc['command']}`  ",
           f"Device: {doc['device']}", ""]
     if "throughput_command" in doc:
@@ -322,13 +366,21 @@ def write(doc: dict, out: str) -> None:
                       f"margins up to {thr['max_abs_margin']:.1f}). With every op but the two GEMMs free, the "
                       f"batched trainer could reach at most {thr['loop_over_gemm_floor']['best']:.1f}x the loop "
                       f"(gemm_floor / per_mask_loop, best rounds).")
-        verdict = []
+        md += ["", "| n | batched / GEMM floor, best rounds | median rounds | median of per-round ratios | "
+               f"target >= {FLOOR_TARGET:g} |", "|---|---|---|---|---|"]
         for t in thr_all:
-            sp = t["speedup_vs_per_mask_loop"]
-            verdict.append(f"n = {t['n']}: {'met' if min(sp.values()) >= TARGET else 'not met'} "
-                           f"({sp['best']:.1f}x best, {sp['median']:.1f}x median)")
-        md += ["", f"Target >= {TARGET:g}x vs the per-mask loop in both the best and the median rounds: "
-               + "; ".join(verdict) + "."]
+            fr = t.get("fraction_of_gemm_floor") or fraction_of_floor(t)
+            met = "met" if min(fr["best"], fr["median"]) >= FLOOR_TARGET else "not met"
+            md.append(f"| {t['n']} | {fr['best']:.2f} | {fr['median']:.2f} | {fr['per_round_median']:.2f} | {met} |")
+        md += ["", "The batched trainer as a fraction of the GEMM floor is the figure of merit (issue 22): the two "
+               "GEMMs per step are the least any trainer of these models must compute, so 1.0 is the limit for "
+               "these shapes on this device; the speed-up over the per-mask loop (above) depends on how slow "
+               "the loop is and is kept for reference."]
+    if not rows:
+        with open(os.path.join(RESULTS, f"{out}.md"), "w") as fh:
+            fh.write("\n".join(md) + "\n")
+        print("\n".join(md))
+        return
     md += ["",
            f"## LDS on {lds_doc['held_out_trainings']} held-out random halves, both fitted on the same "
            f"{lds_doc['train_trainings']} trainings", "",
