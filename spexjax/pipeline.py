@@ -28,7 +28,9 @@ from spexjax._version import __version__
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.metrics import r2_score
+from spexjax.proxyspex import proxyspex
 from spexjax.runs.options import RUN_OPTIONS, make_runner
+from spexjax.spex import spex
 
 __all__ = ["METHODS", "explain"]
 
@@ -47,12 +49,8 @@ _FIRST_ORDER = ("lime", "kernel_shap", "banzhaf")
 
 def _method_fn(method: str) -> Callable[..., Interactions]:
     if method == "spex":
-        from spexjax.spex import spex
-
         return spex
     if method == "proxyspex":
-        from spexjax.proxyspex import proxyspex
-
         return proxyspex
     import spexjax.baselines as baselines  # engine floor; loaded lazily so `import spexjax` stays light
 

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from spexjax._rng import TESTING_FOURIER, TESTING_MOBIUS, numpy_rng
+from spexjax.indices import mobius_to_fourier
 from spexjax.interactions import supports_to_padded
+from spexjax.kernels.characters import eval_fourier, eval_fourier_affine, xor_reduce_codes
 from spexjax.value_functions import AffineQueries, ValueFunction, check_masks, check_n
 
 
@@ -40,15 +42,11 @@ class SparseFourier(ValueFunction):
         self.padded = supports_to_padded(self.supports)
 
     def evaluate(self, masks: np.ndarray) -> np.ndarray:
-        from spexjax.kernels.characters import eval_fourier
-
         return eval_fourier(check_masks(masks, self.n), self.padded, self.coeffs)
 
     def evaluate_affine(self, queries: AffineQueries) -> np.ndarray:
         import jax
         import jax.numpy as jnp
-
-        from spexjax.kernels.characters import eval_fourier_affine, xor_reduce_codes
 
         if queries.n != self.n:
             raise ValueError(f"queries are for n={queries.n}, this function has n={self.n}")
@@ -87,8 +85,6 @@ class SparseFourier(ValueFunction):
 
 def mobius_to_fourier_terms(supports: Sequence[tuple[int, ...]], coeffs: np.ndarray) -> tuple[list, np.ndarray]:
     """Exact Fourier form of a Möbius expansion: ``prod_{i in T} x_i = 2^-|T| sum_{S subset T} (-1)^|S| chi_S``."""
-    from spexjax.indices import mobius_to_fourier
-
     return mobius_to_fourier(supports, coeffs)
 
 

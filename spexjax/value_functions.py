@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from spexjax.errors import MaskError
+from spexjax.kernels.characters import parity_u32
 
 # ----------------------------------------------------------------------------------------------
 # structured query batches
@@ -106,8 +107,6 @@ class AffineQueries:
 
 def _parity_u32(x: np.ndarray) -> np.ndarray:
     """Parity of the set bits of each uint32 (defined once, in :mod:`spexjax.kernels.characters`)."""
-    from spexjax.kernels.characters import parity_u32
-
     return parity_u32(np.asarray(x, dtype=np.uint32))
 
 

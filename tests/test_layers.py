@@ -81,6 +81,26 @@ KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
 # Upward imports that stay for now, as (importer, imported) -> reason; same rules as KNOWN_CYCLES.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
+# A function-local import of one of the package's own modules must say why on its line (a ``#`` comment): it is
+# for loading an optional heavy dependency or a floor late, never to dodge a cycle. Modules exempt as a whole:
+LAZY_BY_DESIGN: dict[str, str] = {
+    "spexjax.cli": "each subcommand loads its lens's subpackage (torch/transformers for hf:, the report for "
+    "--report) when it runs, so `spexjax --help` and a bad option answer without loading them",
+}
+# Modules whose unexplained function-local imports stay for now (same rules as KNOWN_CYCLES: the test fails when
+# one of them has none left, so the list shrinks). All are plain engine imports that could be module-level; the
+# files were being edited by other issues on 2026-12-07 (issue 25's import pass left them alone).
+_BUSY = "under concurrent edit on 2026-12-07 (issues 22/24/28): move the imports to module level when free"
+KNOWN_UNEXPLAINED_LOCAL: dict[str, str] = {
+    "spexjax.spex": _BUSY,
+    "spexjax.proxyspex": _BUSY,
+    "spexjax.refit": _BUSY,
+    "spexjax.plans": _BUSY,
+    "spexjax.proxies.lgbm": _BUSY,
+    "spexjax.llm.llama": _BUSY,
+    "spexjax.integrations.shapiq": _BUSY,
+}
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -297,6 +317,22 @@ def test_nothing_imports_a_higher_floor(graph):
     gone = [k for k in KNOWN_UPWARD if k not in {(e.source, e.target) for e in bad}]
     assert not new, "imports from a lower floor to a higher one:\n" + _describe(new)
     assert not gone, f"KNOWN_UPWARD lists imports that are gone (delete them): {gone}"
+
+
+def test_function_local_imports_of_own_modules_say_why(graph):
+    files = module_files()
+    lines = {module: path.read_text(encoding="utf-8").splitlines() for module, path in files.items()}
+    unexplained = [
+        e for e in graph
+        if e.local and not e.type_only and e.source not in LAZY_BY_DESIGN and "#" not in lines[e.source][e.line - 1]
+    ]
+    new = [e for e in unexplained if e.source not in KNOWN_UNEXPLAINED_LOCAL]
+    gone = sorted(set(KNOWN_UNEXPLAINED_LOCAL) - {e.source for e in unexplained})
+    assert not new, (
+        "function-local imports of the package's own modules without a reason (import at module level, or say "
+        "on the line which optional dependency or late-loaded floor it is for):\n" + _describe(new)
+    )
+    assert not gone, f"KNOWN_UNEXPLAINED_LOCAL lists modules that have none left (delete them): {gone}"
 
 
 def test_workspace_diagram_matches_floors():

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from spexjax.errors import ValueFunctionError
+from spexjax.runs import QueryRunner
 
 __all__ = ["RUNNER_OPTIONS", "check_options", "evaluate"]
 
@@ -49,8 +50,6 @@ def evaluate(value_fn: Any, n: int, masks: np.ndarray, options: dict[str, Any], 
     Rows dropped under ``on_nonfinite="drop"`` are left out of the fit (the caller's regression sees only
     finite rows); ``queries`` counts every row the run needed, cache hits included.
     """
-    from spexjax.runs import QueryRunner
-
     runner = QueryRunner(value_fn, n, desc=desc, **options)
     try:
         y = np.asarray(runner.evaluate(masks), dtype=np.float64).reshape(-1)

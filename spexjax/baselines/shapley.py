@@ -19,6 +19,7 @@ from spexjax._rng import KERNEL_SHAP, numpy_rng
 from spexjax.baselines import _regression as reg
 from spexjax.baselines._result import make_result
 from spexjax.baselines._runner import check_options, evaluate
+from spexjax.errors import ValueFunctionError
 from spexjax.interactions import Interactions
 from spexjax.value_functions import check_n
 
@@ -42,8 +43,6 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
     sizes = masks.sum(axis=1)
     is_empty, is_full = sizes == 0, sizes == n
     if not (is_empty.any() and is_full.any()):
-        from spexjax.errors import ValueFunctionError
-
         raise ValueFunctionError(f"{method}: the value function gave no finite value on the empty or full coalition")
     inner_rows = ~(is_empty | is_full)
     if sampling.startswith("all"):

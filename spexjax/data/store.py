@@ -29,6 +29,7 @@ import numpy as np
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.metrics import r2_score
+from spexjax.proxyspex import proxyspex
 
 __all__ = ["DatamodelsStore", "write_store"]
 
@@ -209,8 +210,6 @@ class DatamodelsStore:
           :class:`Interactions` over all ``n`` points; ``meta["store"]`` records the rows, the screened
           points, timings and the held-out R^2.
         """
-        from spexjax.proxyspex import proxyspex
-
         j = self._check_j(j)
         if not 0.0 <= float(holdout) < 1.0:
             raise SpexError(f"holdout must be in [0, 1); got {holdout!r}")

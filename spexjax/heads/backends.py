@@ -22,6 +22,7 @@ import numpy as np
 
 from spexjax.errors import SpexError, require
 from spexjax.heads.examples import LETTERS, Example
+from spexjax.llm.minilm import load_minilm
 
 __all__ = ["HeadBackend", "HuggingFaceHeads", "MiniLMHeads", "mmlu_prompt", "attention_output_projections"]
 
@@ -63,8 +64,6 @@ class MiniLMHeads:
 
     def __init__(self, model: Any = None, *, temperature: float = 0.05, batch_size: int = 128):
         if model is None:
-            from spexjax.llm.minilm import load_minilm
-
             model = load_minilm()
         if not temperature > 0:
             raise SpexError(f"temperature must be > 0; got {temperature}")

@@ -16,6 +16,8 @@ import numpy as np
 from spexjax._rng import PRUNE_MATCHED, PRUNE_SUBSETS, numpy_rng
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
+from spexjax.optimize import ApproximateOptimumWarning, best_subset
+from spexjax.proxyspex import proxyspex, uniform_masks
 from spexjax.runs import make_runner
 
 __all__ = [
@@ -155,9 +157,6 @@ def compare_strategies(
     """
     import time
     import warnings
-
-    from spexjax.optimize import ApproximateOptimumWarning, best_subset
-    from spexjax.proxyspex import proxyspex, uniform_masks
 
     n = task.n
     heldout = task.heldout()

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from spexjax.errors import SpexError
+from spexjax.errors import SpexError, require
 from spexjax.fingerprint import fingerprint
 from spexjax.heads.ablation import head_names, head_scales
-from spexjax.heads.examples import Example, split_examples
+from spexjax.heads.backends import HuggingFaceHeads, MiniLMHeads
+from spexjax.heads.examples import Example, read_mcq, split_examples, topic_examples
 from spexjax.value_functions import ValueFunction, check_masks
 
 __all__ = ["HeadTask", "METRICS", "make_task"]
@@ -158,19 +159,12 @@ def make_task(
     """The task the command line builds: with no arguments, the embedded MiniLM on the built-in topic task;
     with ``model`` (a Hugging Face name or local path) and ``questions`` (an MMLU-format ``.csv``/``.jsonl``),
     that causal LM on those questions."""
-    from spexjax.heads.examples import read_mcq, topic_examples
-
     if model is None:
-        from spexjax.heads.backends import MiniLMHeads
-
         if questions is not None:
             raise SpexError("the embedded MiniLM scores the built-in topic task; pass model= with questions=")
         return HeadTask(MiniLMHeads(), topic_examples(), metric=metric, heldout=heldout, key=key)
     if questions is None:
         raise SpexError("model= needs questions= (an MMLU-format .csv or .jsonl file)")
-    from spexjax.errors import require
-    from spexjax.heads.backends import HuggingFaceHeads
-
     tr = require("transformers", "llm", what="HuggingFaceHeads")
     tok = tr.AutoTokenizer.from_pretrained(model)
     lm = tr.AutoModelForCausalLM.from_pretrained(model)

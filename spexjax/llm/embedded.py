@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spexjax.llm.minilm import load_minilm
 from spexjax.llm.targets import ClassLogOdds, EmbeddingCosine
 
 __all__ = ["SENTIMENT_TEMPLATES", "MiniLMSimilarity", "MiniLMZeroShot", "default_backend"]
@@ -50,8 +51,6 @@ class _MiniLMBackend:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
         if model is None:
-            from spexjax.llm.minilm import load_minilm
-
             model = load_minilm()
         self.model = model
         self.batch_size = batch_size

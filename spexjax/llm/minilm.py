@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spexjax._jit_cache import enable_persistent_compilation_cache
 from spexjax.errors import MissingExtraError, require
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -342,8 +343,6 @@ class MiniLM:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         tokenizers = _require("tokenizers")
-        from spexjax._jit_cache import enable_persistent_compilation_cache
-
         enable_persistent_compilation_cache()  # each (rows, width) program compiles once per machine, not per process
         self.path = Path(path) if path is not None else default_model_dir()
         self.config = BertConfig.from_dir(self.path)

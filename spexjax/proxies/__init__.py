@@ -14,20 +14,8 @@ Submodules import their heavy dependencies (LightGBM, optax) only when used.
 
 from __future__ import annotations
 
+from spexjax.proxies.fourier_net import FourierNetProxy
+from spexjax.proxies.lgbm import LightGBMProxy
+from spexjax.proxies.neural import NeuralProxy
+
 __all__ = ["FourierNetProxy", "LightGBMProxy", "NeuralProxy"]
-
-
-def __getattr__(name: str):
-    if name == "LightGBMProxy":
-        from spexjax.proxies.lgbm import LightGBMProxy
-
-        return LightGBMProxy
-    if name == "NeuralProxy":
-        from spexjax.proxies.neural import NeuralProxy
-
-        return NeuralProxy
-    if name == "FourierNetProxy":
-        from spexjax.proxies.fourier_net import FourierNetProxy
-
-        return FourierNetProxy
-    raise AttributeError(f"module 'spexjax.proxies' has no attribute {name!r}")

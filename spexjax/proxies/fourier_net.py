@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spexjax._rng import FOURIER_NET_SPLIT, key_to_seed, numpy_rng
+from spexjax.indices import pad_supports
 
 __all__ = ["FourierNetProxy", "expand_units"]
 
@@ -201,8 +202,6 @@ class FourierNetProxy:
 
     def fourier(self, n: int, max_degree: int) -> tuple[np.ndarray, np.ndarray]:
         """The hardened network's exact spectrum up to ``max_degree`` as ``(padded supports, coeffs)``."""
-        from spexjax.indices import pad_supports
-
         h = self._h
         spec = expand_units(h["a"], h["c"], h["w"], self._feats[self._idx], h["b"], max_degree)
         sup = [s for s, v in spec.items() if v != 0.0 or s == ()]

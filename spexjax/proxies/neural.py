@@ -17,6 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from spexjax._rng import NEURAL_SPLIT, key_to_seed, numpy_rng
+from spexjax.interactions import supports_to_padded
+from spexjax.plans import make_plan
+from spexjax.spex import spex
 from spexjax.value_functions import ValueFunction
 
 __all__ = ["NeuralProxy", "MLPValueFunction"]
@@ -141,10 +144,6 @@ class NeuralProxy:
 
     def fourier(self, n: int, max_degree: int) -> tuple[np.ndarray, np.ndarray]:
         """Spectrum of the proxy as read by SPEX with ``readout_budget`` free proxy queries."""
-        from spexjax.interactions import supports_to_padded
-        from spexjax.plans import make_plan
-        from spexjax.spex import spex
-
         budget = self.readout_budget
         if budget is None:  # b = 10 bins (or the smallest feasible design) with 3 groups
             plan = make_plan(n, None, max_degree, default_b=10)

@@ -401,7 +401,7 @@ class GridView:
 
 def grid_view(result: Any, *, k: int = 15, k_sets: int = 12) -> GridView:
     """The grid view's content: per-head order-1 values, strongest sets, energy by order and by depth."""
-    from spexjax.heads.prune import energy_by_depth
+    from spexjax.heads.prune import energy_by_depth  # heads/ (its model backends) loads for the grid lens only
 
     spec = lens_spec(result)
     layers, heads = _grid_shape(result, spec.get("layers"), spec.get("heads"))
