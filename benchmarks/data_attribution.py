@@ -155,7 +155,7 @@ TRAINER_TEXT = {
     "per_mask_loop": "per-mask Python loop of a jitted single-model step (train_reference)",
     "per_mask_whole_jit": "per-mask call of the whole single-model training jitted (lax.scan)",
     "gemm_floor": "not a trainer: only the two GEMMs per step of the batched logistic trainer (forward and "
-                  "backward over models x points), the floor of its time on this CPU",
+                  "backward over models x points), the floor of its time on this device",
 }
 
 

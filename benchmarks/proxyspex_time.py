@@ -1,14 +1,26 @@
-"""ProxySPEX wall time against the reference implementations (shapiq, spectralexplain), same process, same load.
+"""ProxySPEX wall time against the reference implementations (shapiq, spectralexplain).
 
-Hierarchical Möbius functions of 10-100 terms (``random_hierarchical_mobius``) at n = 32, 128, 512, budget
-10,000 uniformly random masks (each method draws its own), ``max_degree`` = the function's degree. Every cell
-runs spexjax, then the references, back to back in one process, so the *ratio* (faster reference's seconds /
-spexjax's seconds) is measured under the same machine load; absolute times on a shared machine are noise.
-R^2 is on 4000 fresh uniform masks against the exact function. spexjax also reports its per-stage times
-(``meta["seconds"]``). A warm-up call (imports, JIT) precedes all timings for every library alike.
+Two modes:
+
+``--cold`` (the issue-22 acceptance figure; writes ``results/proxyspex_time.{json,md}``): each library in its
+own fresh process, as a user's first explanation runs: interpreter start, imports, JIT compilation (spexjax's
+persistent XLA cache off), fit. spexjax runs under this interpreter, shapiq under Python 3.12
+(``--reference-python``), back to back per repeat so ratios are taken under the same load. Cases: the
+hierarchical Möbius function (~40 terms, n = 32, degree 4, 10,000 queries) and an 800-query explanation of a
+noisy dense quadratic at n = 40 (max_degree 2, shapiq's default). R^2 against the exact (noiseless) function on
+4000 uniform masks; spexjax's per-stage seconds (``meta["seconds"]``) in the table.
+
+    python3 benchmarks/proxyspex_time.py --cold [--repeats 3] [--cases hierarchical dense_n40] [--threads 2]
+
+Default (in-process, warm; ``results/proxyspex_time_warm.{json,md}``): hierarchical Möbius functions of
+10-100 terms (``random_hierarchical_mobius``) at n = 32, 128, 512, budget 10,000 uniformly random masks (each
+method draws its own), ``max_degree`` = the function's degree. Every cell runs spexjax, then the references,
+back to back in one process, so the *ratio* (faster reference's seconds / spexjax's seconds) is measured under
+the same machine load; absolute times on a shared machine are noise. A warm-up call (imports, JIT) precedes
+all timings for every library alike.
 
     nice /root/.pyenv/versions/3.12.1/bin/python3.12 benchmarks/proxyspex_time.py [--ns 32 128 512]
-        [--functions small medium large] [--no-spectralexplain] [--out benchmarks/results/proxyspex_time.json]
+        [--functions small medium large] [--no-spectralexplain] [--out benchmarks/results/proxyspex_time_warm.json]
 """
 
 from __future__ import annotations
@@ -142,7 +154,7 @@ def main_cold(args) -> None:
     py312 = args.reference_python or _python312()
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "mode": "cold", "git": _git_rev(),
            "platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-           "reference_python": py312, "rows": []}
+           "reference_python": py312, "reference_wait_policy": args.reference_wait_policy, "rows": []}
     for case in args.cases:
         spec = _cold_spec(case)
         for rep in range(args.repeats):
@@ -152,7 +164,8 @@ def main_cold(args) -> None:
             if args.active_variant:
                 variants.append(("spexjax ACTIVE threads=2", sys.executable, 2, {"OMP_WAIT_POLICY": "ACTIVE"}))
             if py312 and not args.no_reference:
-                variants.append(("shapiq", py312, None, None))
+                policy = {"OMP_WAIT_POLICY": args.reference_wait_policy} if args.reference_wait_policy else None
+                variants.append(("shapiq", py312, None, policy))
             for name, py, th, env in variants:
                 r = run_cold("shapiq" if name == "shapiq" else "spexjax", spec, py, th, env)
                 row = {"case": case, "repeat": rep, "variant": name, **r}
@@ -173,9 +186,10 @@ def markdown_cold(data) -> str:
          f"{data['date']}, git {data.get('git')}, {data['platform']}, {data['cpus']} CPUs, spexjax on Python "
          f"{data['python']}, shapiq on {data.get('reference_python')}. Every row is one fresh process: "
          "interpreter start, imports, JIT compilation (spexjax's persistent XLA cache off), fit; variants of one "
-         "repeat run back to back, so compare within a repeat; `load` is the 1-minute load average before / after.",
+         "repeat run back to back, so compare within a repeat; `load` is the 1-minute load average before / after. "
+         f"shapiq's process runs with OMP_WAIT_POLICY={data.get('reference_wait_policy')!r}.",
          "", "| case | repeat | variant | wall s | import s | run s | proxy_fit | readout | refine | R^2 | "
-         "ratio vs shapiq (same repeat) | load |", "|" + " --- |" * 12]
+         "spexjax / shapiq wall (same repeat) | load |", "|" + " --- |" * 12]
     ref = {(r["case"], r["repeat"]): r["wall_s"] for r in data["rows"] if r["variant"] == "shapiq" and "wall_s" in r}
     for r in data["rows"]:
         if "error" in r:
@@ -188,6 +202,14 @@ def markdown_cold(data) -> str:
         L.append(f"| {r['case']} | {r['repeat']} | {r['variant']} | {r['wall_s']:.2f} | {r['import_s']:.2f} "
                  f"| {r['run_s']:.2f} | {g('proxy_fit')} | {g('readout')} | {g('refine')} | {r['r2']:.4f} "
                  f"| {ratio} | {r['load_before']} / {r['load_after']} |")
+    L.append("")
+    for case in dict.fromkeys(r["case"] for r in data["rows"]):
+        for var in dict.fromkeys(r["variant"] for r in data["rows"] if r["case"] == case and r["variant"] != "shapiq"):
+            rs = [r["wall_s"] / ref[(case, r["repeat"])] for r in data["rows"] if r["case"] == case
+                  and r["variant"] == var and "wall_s" in r and (case, r["repeat"]) in ref]
+            if rs:
+                L.append(f"- {case}, {var}: spexjax / shapiq wall time {min(rs):.2f}-{max(rs):.2f} (median "
+                         f"{float(np.median(rs)):.2f}) over {len(rs)} repeats.")
     return "\n".join(L) + "\n"
 
 
@@ -203,7 +225,10 @@ def main() -> None:
                         "2 threads")
         ap.add_argument("--no-reference", action="store_true")
         ap.add_argument("--reference-python", default=None, help="interpreter with shapiq (default: pyenv 3.12)")
-        ap.add_argument("--out", default="benchmarks/results/proxyspex_time_cold.json")
+        ap.add_argument("--reference-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for shapiq's process "
+                        "(its LightGBM uses every core; with the default ACTIVE waits a loaded machine made one "
+                        "800-query run take > 8 min); '' = the default environment")
+        ap.add_argument("--out", default="benchmarks/results/proxyspex_time.json")
         return main_cold(ap.parse_args())
     ap = argparse.ArgumentParser()
     ap.add_argument("--ns", type=int, nargs="+", default=[32, 128, 512])
@@ -214,7 +239,7 @@ def main() -> None:
     ap.add_argument("--max-degree", type=int, default=None, help="max_degree of every method (default: the "
                     "function's degree)")
     ap.add_argument("--keys", type=int, default=1, help="spexjax keys per cell (times: mean; R^2: worst)")
-    ap.add_argument("--out", default="benchmarks/results/proxyspex_time.json")
+    ap.add_argument("--out", default="benchmarks/results/proxyspex_time_warm.json")
     args = ap.parse_args()
     import jax
     import lightgbm
