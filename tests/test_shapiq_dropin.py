@@ -113,6 +113,15 @@ def test_proxy_model_names_fall_back_to_lightgbm(exact_engine) -> None:
         SpexApproximator(N, algorithm="proxyspex", proxy_model=object())
 
 
+def test_hpo_false_is_one_fit(exact_engine) -> None:
+    SpexApproximator(N, algorithm="proxyspex", hpo=False, random_state=0).approximate(300, game)
+    assert exact_engine[-1]["search"] is False
+    SpexApproximator(N, algorithm="proxyspex", hpo=True, random_state=0).approximate(300, game)
+    assert "search" not in exact_engine[-1]  # ProxySPEX's own default
+    with pytest.raises(TypeError, match="hpo"):
+        SpexApproximator(N, algorithm="proxyspex", hpo="yes")
+
+
 def test_baseline_value_is_the_reported_empty_set_value(exact_engine, exact) -> None:
     iv = SpexApproximator(N, index="k-SII", random_state=0).approximate(600, game)
     assert iv.baseline_value == pytest.approx(exact("k-SII", 2)[()])

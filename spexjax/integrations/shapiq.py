@@ -104,7 +104,10 @@ class SpexApproximator(_Approximator):
       decoder: SPEX decoder, ``"soft"`` or ``"hard"``, any case (shapiq's ``decoder_type`` is the same
         argument; ignored by ProxySPEX).
       proxy_model: ProxySPEX's proxy (shapiq's argument): ``"lightgbm"`` (default), another of shapiq's names
-        (LightGBM with a warning), or a spexjax proxy object (``LightGBMProxy``, ``MLPProxy``, ...).
+        (LightGBM with a warning), or a spexjax proxy object (``LightGBMProxy``, ``NeuralProxy``, ...).
+      hpo: shapiq's ProxySPEX switch for its hyper-parameter search: ``False`` fits one LightGBM setting
+        (``search=False``); ``True`` / ``None`` keep ProxySPEX's default (``search="auto"``: a 4-setting search
+        up to 2,000 samples, which is what shapiq's grid buys at a fraction of its cost).
       **options: passed to the engine (``batch_size``, ``cache``, ...).
     """
 
@@ -124,6 +127,7 @@ class SpexApproximator(_Approximator):
         decoder_type: str | None = None,
         degree_parameter: int | None = None,
         proxy_model: Any = None,
+        hpo: bool | None = None,
         **options: Any,
     ):
         if algorithm not in ("spex", "proxyspex"):
@@ -147,6 +151,9 @@ class SpexApproximator(_Approximator):
         self.max_degree = int(max_degree)
         self.decoder = decoder.lower()
         self.proxy = self._check_proxy(proxy_model)
+        if hpo is not None and not isinstance(hpo, bool):
+            raise TypeError(f"hpo must be a bool; got {type(hpo).__name__}")
+        self.hpo = hpo
         self.options = dict(options)
         self.last_result: Interactions | None = None
         super().__init__(
@@ -210,8 +217,11 @@ class SpexApproximator(_Approximator):
         opts = {**self.options, **kwargs}
         if self.algorithm == "spex":
             opts.setdefault("decoder", self.decoder)
-        elif self.proxy is not None:
-            opts.setdefault("proxy", self.proxy)
+        else:
+            if self.proxy is not None:
+                opts.setdefault("proxy", self.proxy)
+            if self.hpo is False:  # shapiq's hpo=False: one fit, no settings search
+                opts.setdefault("search", False)
         n_players = getattr(game, "n_players", self.n)
         if n_players != self.n:
             raise ValueError(f"game has n_players={n_players}, this approximator was built for n={self.n}")
