@@ -10,6 +10,7 @@ The engine recovers a sparse Fourier expansion once; every shapiq index is then 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,9 +22,11 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without shapiq
     raise ImportError("spexjax.integrations.shapiq needs shapiq: pip install 'shapiq>=1.4'") from e
 
+from spexjax.errors import BudgetError
 from spexjax.indices import check_order
 from spexjax.integrations import shapiq_values
 from spexjax.interactions import Interactions
+from spexjax.plans import make_plan
 from spexjax.proxyspex import proxyspex
 from spexjax.spex import spex
 
@@ -175,8 +178,6 @@ class SpexApproximator(_Approximator):
             if name not in _PROXY_MODELS:
                 raise ValueError(f"proxy_model must be one of {_PROXY_MODELS} or a spexjax proxy; got {proxy_model!r}")
             if name != "lightgbm":
-                import warnings
-
                 warnings.warn(f"proxy_model={proxy_model!r}: spexjax reads exact spectra of LightGBM forests only; "
                               "falling back to LightGBM", UserWarning, stacklevel=3)
             return None
@@ -192,17 +193,12 @@ class SpexApproximator(_Approximator):
         """shapiq's rule: lower the degree until SPEX's design fits ``budget`` (with a warning), if any does."""
         if self.algorithm != "spex" or any(k in opts for k in ("b", "groups", "target_r2")):
             return self.max_degree
-        from spexjax.errors import BudgetError
-        from spexjax.plans import make_plan
-
         for t in range(self.max_degree, 0, -1):
             try:
                 make_plan(self.n, int(budget), t)
             except (BudgetError, ValueError):
                 continue
             if t != self.max_degree:
-                import warnings
-
                 warnings.warn(f"budget={int(budget)} is too small for SPEX's design at max_degree="
                               f"{self.max_degree} (n={self.n}); using max_degree={t} (as shapiq lowers "
                               "degree_parameter)", UserWarning, stacklevel=3)

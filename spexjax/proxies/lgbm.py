@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from spexjax._rng import LGBM_SPLIT, key_to_seed, numpy_rng
+from spexjax.kernels.trees import concat_trees, tree_fourier
 
 __all__ = ["LightGBMProxy", "booster_to_forest", "default_threads", "openmp_waits_passively", "DEFAULT_PARAMS",
            "ONE_THREAD_CELLS", "SEARCH_GRID"]
@@ -122,8 +123,6 @@ def booster_to_forest(model: Any) -> dict[str, np.ndarray]:
     Binary inputs make every numerical split a pair of booleans: does ``x = 0`` / ``x = 1`` go left. Missing
     type "Zero" (bits 2-3 of ``decision_type`` equal 1) sends ``x = 0`` the ``default_left`` way.
     """
-    from spexjax.kernels.trees import concat_trees
-
     if isinstance(model, str):
         text = model
     else:
@@ -233,8 +232,6 @@ class LightGBMProxy:
 
     def fourier(self, n: int, max_degree: int) -> tuple[np.ndarray, np.ndarray]:
         """The proxy's exact spectrum up to ``max_degree`` as ``(padded supports, coeffs)``."""
-        from spexjax.kernels.trees import tree_fourier
-
         it = self.booster.best_iteration or None  # the early-stopped model, as ``predict`` uses it
         forest = booster_to_forest(self.booster.model_to_string(num_iteration=it))
         return tree_fourier(**forest, max_degree=max_degree)
