@@ -29,7 +29,10 @@ by protocol only):
   (without ``logits_all`` no log-probs come back). Contrasts through ``/chat/completions`` use the GGUF's
   own chat template on the server. Response scoring needs ``chat_template=`` for a chat model; the server
   also aligns echoed log-probs correctly only when the tokenised prompt starts with the model's BOS token,
-  which a chat template beginning with it provides (ChatML's ``<|im_start|>`` is SmolLM2's BOS).
+  which a chat template beginning with it provides (ChatML's ``<|im_start|>`` is SmolLM2's BOS). Without it
+  every echoed log-prob is one position off (plain ``"Question: ...\nAnswer: False"``: -7.07 for " False"
+  where the float32 model gives -1.32), so score plain text there only after a BOS. Each echoed token costs
+  that server a sort of the vocabulary in Python: seconds per scoring request (not per token generated).
 - vLLM: ``/completions`` with ``echo`` and ``logprobs`` works as described (it echoes a BOS token, located
   by the token strings); contrasts need ``--max-logprobs`` >= ``top_logprobs``.
 - OpenAI: chat models return ``top_logprobs`` (at most 20), so contrasts work; ``/completions`` with echo
