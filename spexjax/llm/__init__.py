@@ -26,6 +26,7 @@ _LAZY = {
     "OpenAICompatible": "spexjax.llm.openai",
     "JaxCausalLM": "spexjax.llm.llama",
     "SmolLM2": "spexjax.llm.llama",
+    "JaxLlamaHeads": "spexjax.llm.llama_heads",
 }
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "HuggingFaceClassifier",
     "HuggingFaceLM",
     "JaxCausalLM",
+    "JaxLlamaHeads",
     "LanguageModel",
     "MiniLMSimilarity",
     "MiniLMZeroShot",

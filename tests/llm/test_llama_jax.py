@@ -211,3 +211,63 @@ def test_hf_missing_folder_says_so():
 
     with pytest.raises(FileNotFoundError, match="does not exist"):
         HuggingFaceLM.from_pretrained("./no/such/model-folder")
+
+
+# -- heads backend -----------------------------------------------------------------------------------
+HEAD_EXAMPLES = [
+    ("What is the capital of France?", ("Paris", "London", "Rome"), 0),
+    ("Two plus two equals", ("three", "four", "five"), 1),
+]
+
+
+def _head_case():
+    from spexjax.heads import head_scales
+    from spexjax.heads.examples import Example
+
+    examples = [Example(q, c, a) for q, c, a in HEAD_EXAMPLES]
+    masks = np.random.default_rng(0).random((2, 270)) < 0.7
+    return examples, head_scales(masks, 30, 9)
+
+
+def test_heads_backend_equals_edited_output_projection(lm):
+    """Zero + per-layer rescale of all 270 heads == the same multipliers folded into o_proj's rows."""
+    import dataclasses
+
+    from spexjax.llm import llama
+    from spexjax.llm.llama_heads import JaxLlamaHeads
+
+    backend = JaxLlamaHeads(lm)
+    assert (backend.layers, backend.heads) == (30, 9)
+    examples, scales = _head_case()
+    got = backend.choice_logprobs(examples, scales)
+    assert got.shape == (2, 2, 3)
+    np.testing.assert_allclose(np.exp(got).sum(-1), 1.0, atol=1e-9)
+    full = backend.choice_logprobs(examples, np.ones((1, 30, 9), np.float32))
+    assert np.abs(full[0] - got[0]).max() > 1e-3  # ablation changes the answer distribution
+    ck = lm.checkpoint
+    hd = ck.config.head_dim
+    wo = ck.params["wo"] * np.repeat(scales[0], hd, axis=1)[:, :, None]  # rows of head h: h*hd .. (h+1)*hd
+    edited = dataclasses.replace(ck, params={**ck.params, "wo": wo})
+    try:
+        ref = JaxLlamaHeads(JaxCausalLM(edited, name=lm.name))
+        want = ref.choice_logprobs(examples, np.ones((1, 30, 9), np.float32))[0]
+    finally:
+        llama._DEVICE_PARAMS.pop(id(edited), None)
+    np.testing.assert_allclose(got[0], want, rtol=0, atol=BATCH_ATOL)
+    with pytest.raises(ValueError, match=r"scales must have shape \(m, 30, 9\)"):
+        backend.choice_logprobs(examples, np.ones((1, 30, 8)))
+
+
+def test_heads_backend_equals_transformers_pre_hooks(lm, hf_ref):
+    """The same multipliers through HuggingFaceHeads (pre-hooks on transformers' o_proj) on the same GGUF."""
+    from spexjax.heads.backends import HuggingFaceHeads
+    from spexjax.llm.llama_heads import JaxLlamaHeads
+
+    examples, scales = _head_case()
+    torch_heads = HuggingFaceHeads(hf_ref)
+    try:
+        want = torch_heads.choice_logprobs(examples, scales)
+    finally:
+        torch_heads.remove_hooks()
+    got = JaxLlamaHeads(lm).choice_logprobs(examples, scales)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
