@@ -105,15 +105,22 @@ def test_from_pretrained_folder_equals_gguf(lm, hf_ref, tmp_path):
     save_file(state, str(tmp_path / "model.safetensors"))
     hf_ref.model.config.to_json_file(str(tmp_path / "config.json"))
     hf_ref.tokenizer.save_pretrained(tmp_path)
+    from spexjax.llm import llama
+
     folder_lm = JaxCausalLM.from_pretrained(tmp_path)
-    prompts = ablated_prompts(6, seed=5)
-    assert [folder_lm.prompt_ids(p) for p in prompts] == [lm.prompt_ids(p) for p in prompts]
-    np.testing.assert_allclose(
-        folder_lm.next_token_logprobs(prompts, ["True", "False"]),
-        lm.next_token_logprobs(prompts, ["True", "False"]),
-        rtol=0,
-        atol=BATCH_ATOL,
-    )
+    try:
+        prompts = ablated_prompts(6, seed=5)
+        assert [folder_lm.prompt_ids(p) for p in prompts] == [lm.prompt_ids(p) for p in prompts]
+        np.testing.assert_allclose(
+            folder_lm.next_token_logprobs(prompts, ["True", "False"]),
+            lm.next_token_logprobs(prompts, ["True", "False"]),
+            rtol=0,
+            atol=BATCH_ATOL,
+        )
+    finally:  # the loaders cache checkpoints per path; drop this copy's ~1 GB (host + device)
+        llama._DEVICE_PARAMS.pop(id(folder_lm.checkpoint), None)
+        for key in [k for k, v in llama._CHECKPOINTS.items() if v is folder_lm.checkpoint]:
+            llama._CHECKPOINTS.pop(key)
 
 
 # -- batching never changes a value -------------------------------------------------------------------
