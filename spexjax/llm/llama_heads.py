@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from spexjax.errors import SpexError
+from spexjax.heads.backends import mmlu_prompt
+from spexjax.heads.examples import LETTERS
 from spexjax.llm.llama import JaxCausalLM, SmolLM2
 
 __all__ = ["JaxLlamaHeads"]
@@ -34,8 +36,6 @@ class JaxLlamaHeads:
     """
 
     def __init__(self, lm: JaxCausalLM | None = None, *, prompt: Any = None, name: str | None = None):
-        from spexjax.heads.backends import mmlu_prompt
-
         base = lm if lm is not None else SmolLM2()
         if not isinstance(base, JaxCausalLM):
             raise TypeError(f"lm must be a JaxCausalLM (or None for SmolLM2), got {type(base).__name__}")
@@ -50,8 +50,6 @@ class JaxLlamaHeads:
         return f"JaxLlamaHeads({self.lm.identity()})"
 
     def _letters(self, k: int) -> list[int]:
-        from spexjax.heads.examples import LETTERS
-
         if k not in self._letter_ids:
             self._letter_ids[k] = [self.lm.response_ids(" " + LETTERS[j])[-1] for j in range(k)]
         return self._letter_ids[k]
