@@ -64,5 +64,11 @@ def test_readme_block_runs(line_code):
         bv = namespace["result"].index("BV", 1)
         assert bv[(0,)] > 0 and bv[(2,)] > 0, bv
         assert bv[(0,)] > bv[(1,)] and bv[(2,)] > bv[(1,)], bv
+    if "spexjax.explain(" in code:
+        # the held-out rows are paid on top of the budget and reported apart
+        result = namespace["result"]
+        assert result.meta["faithfulness_queries"] == 100
+        assert result.meta["provenance"]["queries"] <= 300 and result.queries <= 300
+        assert result.meta["faithfulness_r2"] > 0.5
     if "random_sparse_fourier" in code:
         assert namespace["spexjax"].faithfulness(namespace["res"], namespace["f"], namespace["masks"]) > 0.999
