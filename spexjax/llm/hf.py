@@ -43,6 +43,7 @@ import numpy as np
 from spexjax.errors import require
 from spexjax.fingerprint import fingerprint
 from spexjax.llm.hf_batching import plan_batches
+from spexjax.llm.scoring import TailScoring, check_texts
 
 __all__ = ["HuggingFaceLM", "HuggingFaceClassifier", "weights_digest", "tokenizer_digest"]
 
@@ -165,16 +166,6 @@ def _token_units(tokenizer: Any, text: str) -> list[str]:
     return [text[s:e] for s, e in zip(starts, ends, strict=True)]
 
 
-def _check_texts(texts: Any, name: str) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a sequence of str, got a single str (wrap it in a list)")
-    out = list(texts)
-    for t in out:
-        if not isinstance(t, str):
-            raise TypeError(f"{name} must hold str, got {type(t).__name__}")
-    return out
-
-
 class BackendOptions(TypedDict, total=False):
     """The options every Hugging Face backend takes (``HuggingFaceLM``, ``HuggingFaceClassifier``): one list,
     with its defaults in :class:`_TorchBackend`, so a new option is added once."""
@@ -274,7 +265,7 @@ class _TorchBackend:
         )
 
 
-class HuggingFaceLM(_TorchBackend):
+class HuggingFaceLM(TailScoring, _TorchBackend):
     """A ``transformers`` causal LM as a :class:`~spexjax.llm.protocols.LanguageModel`.
 
     Options:
@@ -468,41 +459,18 @@ class HuggingFaceLM(_TorchBackend):
         return out[index]
 
     # -- the protocol ---------------------------------------------------------------------------------------
-    def response_logprobs(self, prompts: Sequence[str], response: str) -> list[np.ndarray]:
-        """Teacher-forced ``log p(response token j | prompt, response tokens < j)``, one array per prompt.
-
-        All prompts share the response ids, so every array has the same length; the whole batch runs in as
-        few forwards as the token budget allows.
-        """
-        prompts = _check_texts(prompts, "prompts")
-        resp = self.response_ids(response)
-        if not resp:
-            return [np.zeros(0) for _ in prompts]
-        seqs = [self.prompt_ids(p) + resp[:-1] for p in prompts]
-        vals = self._tail_logprobs(seqs, len(resp), np.asarray(resp, dtype=np.int64)[:, None])
-        return [row[:, 0].copy() for row in vals]
-
     def candidate_ids(self, candidates: Sequence[str]) -> list[int]:
         """The first token id of each candidate, tokenised alone without special tokens.
 
         Note: for BPE tokenizers ``" yes"`` and ``"yes"`` are different tokens; pass what follows the prompt.
         """
         out = []
-        for c in _check_texts(candidates, "candidates"):
+        for c in check_texts(candidates, "candidates"):
             ids = self.tokenizer(c, add_special_tokens=False)["input_ids"]
             if not ids:
                 raise ValueError(f"candidates: {c!r} tokenises to no tokens")
             out.append(int(ids[0]))
         return out
-
-    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
-        """``float64[len(prompts), len(candidates)]``: log p(first token of each candidate | prompt)."""
-        prompts = _check_texts(prompts, "prompts")
-        cand = self.candidate_ids(candidates)
-        if not prompts:
-            return np.zeros((0, len(cand)))
-        seqs = [self.prompt_ids(p) for p in prompts]
-        return self._tail_logprobs(seqs, 1, np.asarray(cand, dtype=np.int64)[None, :])[:, 0, :]
 
     def generate_ids(self, prompt: str, *, max_new_tokens: int = 32) -> list[int]:
         """Greedy continuation ids of ``prompt`` (stopping before EOS), one sequence, no padding."""
@@ -616,7 +584,7 @@ class HuggingFaceClassifier(_TorchBackend):
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """``float64[len(texts)]``; batched in length buckets, each text's value as if scored alone."""
         torch = _torch()
-        texts = _check_texts(texts, "texts")
+        texts = check_texts(texts, "texts")
         encs = [self.tokenizer(t) for t in texts]
         rows = [list(e["input_ids"]) for e in encs]
         types = [list(e["token_type_ids"]) if "token_type_ids" in e else None for e in encs]

@@ -43,6 +43,7 @@ import numpy as np
 from spexjax.errors import MissingExtraError
 from spexjax.fingerprint import fingerprint
 from spexjax.llm.llama_load import Checkpoint, LlamaConfig, load_folder, load_gguf, render_chat
+from spexjax.llm.scoring import TailScoring, check_texts
 
 __all__ = ["JaxCausalLM", "SmolLM2", "smollm2_path", "pack_segments", "WIDTHS"]
 
@@ -234,20 +235,10 @@ def smollm2_path() -> Path:
     return path
 
 
-def _check_texts(texts: Any, name: str) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a sequence of str, got a single str (wrap it in a list)")
-    out = list(texts)
-    for t in out:
-        if not isinstance(t, str):
-            raise TypeError(f"{name} must hold str, got {type(t).__name__}")
-    return out
-
-
 # ----------------------------------------------------------------------------------------------
 # the backend
 # ----------------------------------------------------------------------------------------------
-class JaxCausalLM:
+class JaxCausalLM(TailScoring):
     """A Llama-family causal LM in JAX as a :class:`~spexjax.llm.protocols.LanguageModel` (and ``Tokenizing``).
 
     Same prompt semantics as :class:`~spexjax.llm.HuggingFaceLM` (prompt and response tokenised separately;
@@ -400,7 +391,7 @@ class JaxCausalLM:
     def candidate_ids(self, candidates: Sequence[str]) -> list[int]:
         """The first token id of each candidate, tokenised alone (``" yes"`` and ``"yes"`` differ)."""
         out = []
-        for c in _check_texts(candidates, "candidates"):
+        for c in check_texts(candidates, "candidates"):
             ids = self._encode(c)
             if not ids:
                 raise ValueError(f"candidates: {c!r} tokenises to no tokens")
@@ -542,25 +533,6 @@ class JaxCausalLM:
         return out[index]
 
     # -- the protocol ------------------------------------------------------------------------------
-    def response_logprobs(self, prompts: Sequence[str], response: str) -> list[np.ndarray]:
-        """Teacher-forced ``log p(response token j | prompt, response tokens < j)``, one array per prompt."""
-        prompts = _check_texts(prompts, "prompts")
-        resp = self.response_ids(response)
-        if not resp:
-            return [np.zeros(0) for _ in prompts]
-        seqs = [self.prompt_ids(p) + resp[:-1] for p in prompts]
-        vals = self._tail_logprobs(seqs, len(resp), np.asarray(resp, dtype=np.int64)[:, None])
-        return [row[:, 0].copy() for row in vals]
-
-    def next_token_logprobs(self, prompts: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
-        """``float64[len(prompts), len(candidates)]``: log p(first token of each candidate | prompt)."""
-        prompts = _check_texts(prompts, "prompts")
-        cand = self.candidate_ids(candidates)
-        if not prompts:
-            return np.zeros((0, len(cand)))
-        seqs = [self.prompt_ids(p) for p in prompts]
-        return self._tail_logprobs(seqs, 1, np.asarray(cand, dtype=np.int64)[None, :])[:, 0, :]
-
     def generate_ids(self, prompt: str, *, max_new_tokens: int = 32) -> list[int]:
         """Greedy continuation ids (stopping before EOS), decoding one token at a time from a key/value cache."""
         if isinstance(max_new_tokens, bool) or int(max_new_tokens) < 1:
