@@ -64,9 +64,10 @@ RESPONSE = "False, do not pull."  # 6 tokens for SmolLM2's tokenizer (checked be
 CONTRAST_TOL = 0.3
 RESPONSE_TOL = 1.0
 # llama-cpp-python sorts the whole 49k vocabulary in Python for every echoed token (~60 here), so one scoring
-# request costs seconds of server CPU: 2.7-9 s measured on the 2 shared cores (the issue asks < 5 s on a quiet
-# machine). The bound here only rules out the failure this module was written for (max_tokens=0: generation
-# until the context is full, 5 attempts x 60 s, then an error), not the machine's load.
+# request costs seconds of server CPU: 1.7-2.6 s on a quiet machine (load < 0.5, first request after the start
+# included; the issue asks < 5 s), 2.7-12 s with the 2 cores shared. The bound here only rules out the failure
+# this module was written for (max_tokens=0: generation until the context is full, 5 attempts x 60 s, then an
+# error), not the machine's load.
 RESPONSE_SECONDS = 30.0
 
 
@@ -231,6 +232,53 @@ def test_response_scoring_matches_float32(server, hf_lm):
     # six values each: a token the server generated after the response (max_tokens=1) was cut off, if any (it
     # sends none when the model ends its turn there); the first prompt's second answer came from the memo
     assert llm.stats.requests == 2 and llm.stats.generated_cut <= 2
+
+
+@pytest.fixture(scope="module")
+def jax_lm():
+    """The JAX SmolLM2 backend on the same GGUF (float32, no torch), and its chat template as a callable."""
+    from spexjax.llm.llama import SmolLM2
+    from spexjax.llm.llama_load import render_chat
+
+    lm = SmolLM2()
+    ck, tok = lm.checkpoint, lm.tokenizer
+
+    def template(messages: list[dict[str, str]]) -> str:
+        # the GGUF's own template, rendered as JaxCausalLM renders it: the endpoint then scores the same text
+        bos = tok.id_to_token(ck.bos_id) or "" if ck.bos_id is not None else ""
+        eos = tok.id_to_token(ck.eos_id) or "" if ck.eos_id is not None else ""
+        return render_chat(ck.chat_template, messages, bos=bos, eos=eos)
+
+    return lm, template
+
+
+def test_jax_backend_agrees_with_server(server, jax_lm):
+    """The same checks against the JAX backend (float32, same GGUF): the endpoint and the offline default score
+    the same quantities. Measured on a quiet machine (2026-12-07, load 0.2-0.5): contrasts max gap 0.170 (corr
+    0.966) on the 8 prompts; the 6-token response 0.13-0.51 nat on 4 prompts (per token <= 0.31), 1.7-2.6 s per
+    scoring request including the first after the server started (the issue asks < 5 s)."""
+    lm, template = jax_lm
+    prompts = _ablated(np.random.default_rng(0), 8)
+    llm = _client(server)
+    lp = llm.next_token_logprobs(prompts, CONTRAST)
+    ref_lp = np.asarray(lm.next_token_logprobs(prompts, CONTRAST))
+    got, ref = lp[:, 0] - lp[:, 1], ref_lp[:, 0] - ref_lp[:, 1]
+    assert llm.stats.bounded == 0
+    assert np.abs(got - ref).max() < CONTRAST_TOL, (got, ref)
+    assert np.corrcoef(got, ref)[0, 1] > 0.9
+
+    scorer = _client(server, chat_template=template)
+    texts = [PROMPT, " ".join(WORDS[:12])]
+    t0 = time.perf_counter()
+    rows = scorer.response_logprobs(texts, RESPONSE)
+    seconds = (time.perf_counter() - t0) / len(texts)
+    want = lm.response_logprobs(texts, RESPONSE)
+    assert seconds < RESPONSE_SECONDS, seconds
+    for g, w in zip(rows, want, strict=True):
+        assert g.shape == w.shape == (len(lm.response_ids(RESPONSE)),)
+        assert abs(g.sum() - w.sum()) < RESPONSE_TOL, (g, w)
+        np.testing.assert_allclose(g, w, atol=RESPONSE_TOL)
+    assert scorer.stats.requests == len(texts)
 
 
 def test_spex_run_end_to_end_requests_within_queries(server):
