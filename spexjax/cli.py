@@ -477,7 +477,8 @@ def run_task(task: Any, args: argparse.Namespace, *, title: str, model: str, tar
 @command("heads", help="which attention heads a task score needs, alone and together, and which heads to keep")
 def _heads(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     p.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                   help="a transformers causal LM (default: the embedded MiniLM on its built-in topic task)")
+                   help="a transformers causal LM, or 'smollm2' (SmolLM2-135M-Instruct in JAX, offline; "
+                        "default: the embedded MiniLM on its built-in topic task)")
     p.add_argument("--questions", default=None, metavar="FILE.csv|.jsonl", help="MMLU-format questions (with --model)")
     p.add_argument("--metric", choices=("logprob", "accuracy"), default="logprob",
                    help="task score: mean log-prob of the right answer (smooth) or accuracy")
@@ -489,11 +490,20 @@ def _heads(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from spexjax.heads import kept_size, make_task
 
+        lm: Any = args.model
+        model = args.model or "embedded MiniLM-L6 (JAX)"
+        if args.model == "smollm2":  # the JAX backend (all 30 x 9 heads), built here: make_task takes backends
+            if args.questions is None:
+                raise CliError("--questions: --model smollm2 needs MMLU-format questions (.csv or .jsonl)")
+            from spexjax.llm.llama_heads import JaxLlamaHeads
+
+            with option("--model"):
+                lm = JaxLlamaHeads()
+            model = "SmolLM2-135M-Instruct (JAX)"
         try:
-            task = make_task(args.questions, args.model, metric=args.metric, key=args.seed)
+            task = make_task(args.questions, lm, metric=args.metric, key=args.seed)
         except ValueError as err:
             raise CliError(f"--questions/--model: {err}") from None
-        model = args.model or "embedded MiniLM-L6 (JAX)"
 
         def prune(result: Any) -> Any:  # the grid report outlines the kept heads and shows these scores
             from spexjax.report import with_grid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,7 +150,7 @@ class HeadTask(ValueFunction):
 
 def make_task(
     questions: str | None = None,
-    model: str | None = None,
+    model: Any = None,
     *,
     metric: str = "logprob",
     heldout: float | int = 0.5,
@@ -157,14 +158,17 @@ def make_task(
     batch_size: int = 16,
 ) -> HeadTask:
     """The task the command line builds: with no arguments, the embedded MiniLM on the built-in topic task;
-    with ``model`` (a Hugging Face name or local path) and ``questions`` (an MMLU-format ``.csv``/``.jsonl``),
-    that causal LM on those questions."""
+    with ``model`` (a Hugging Face name or local path, or a built head backend such as
+    :class:`spexjax.llm.JaxLlamaHeads`, which the command line builds for ``--model smollm2``) and ``questions``
+    (an MMLU-format ``.csv``/``.jsonl``), that causal LM on those questions."""
     if model is None:
         if questions is not None:
             raise SpexError("the embedded MiniLM scores the built-in topic task; pass model= with questions=")
         return HeadTask(MiniLMHeads(), topic_examples(), metric=metric, heldout=heldout, key=key)
     if questions is None:
         raise SpexError("model= needs questions= (an MMLU-format .csv or .jsonl file)")
+    if not isinstance(model, str | os.PathLike):  # a backend: HeadTask checks it has what a HeadBackend has
+        return HeadTask(model, read_mcq(questions), metric=metric, heldout=heldout, key=key)
     tr = require("transformers", "llm", what="HuggingFaceHeads")
     tok = tr.AutoTokenizer.from_pretrained(model)
     lm = tr.AutoModelForCausalLM.from_pretrained(model)

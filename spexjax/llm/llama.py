@@ -21,12 +21,21 @@ ablated versions of one prompt, and most of the work is the same in all of them.
 - **Logits only where read.** The 49k-wide output projection (a quarter of the model's work per token) runs
   only at the positions whose log-probs are read, in a second small program.
 
-Float32 throughout; values equal transformers' float32 forward of the same file to ~1e-5 per token and do not
-depend on how prompts are packed or whether the prefix cache is used (tested).
+- **Rows over devices.** With more than one device (``devices=``, default all of JAX's default backend), the
+  packed rows of a call are split over a 1-D mesh (``shard_map``, axis ``"rows"``): every device runs the same
+  program on its rows with the weights replicated, no communication inside the forward (rows are
+  independent). Calls of one row (the prefix, greedy decoding) run replicated.
+
+Float32 by default; values equal transformers' float32 forward of the same file to ~1e-5 per token. Packing,
+the prefix cache and the device count change a value only by float32 round-off (XLA's GEMMs block by shape; a
+30-layer model accumulates ~2e-5). ``dtype="float64"`` runs the same code in float64 (the model switches on
+``jax.enable_x64`` around its own calls, nothing global), where those differences are ~1e-12: that is how the
+tests tell a packing or caching bug from rounding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -39,11 +48,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from spexjax.errors import MissingExtraError
 from spexjax.fingerprint import fingerprint
-from spexjax.llm.llama_load import Checkpoint, LlamaConfig, load_folder, load_gguf, render_chat
+from spexjax.llm.llama_load import Checkpoint, LlamaConfig, check_dtype, load_folder, load_gguf, render_chat
 from spexjax.llm.scoring import TailScoring, check_texts
+from spexjax.sharding import resolve_devices
 
 __all__ = ["JaxCausalLM", "SmolLM2", "smollm2_path", "pack_segments", "WIDTHS"]
 
@@ -59,6 +71,8 @@ READ_BUCKETS = tuple(sorted({1 << i for i in range(3, 20)} | {3 << i for i in ra
 #: shortest shared prefix worth a cache entry
 MIN_PREFIX = 4
 PREFIX_CACHE_SIZE = 4
+#: the mesh axis the packed rows are split over
+ROWS = "rows"
 
 
 def _bucket(x: int, buckets: Sequence[int]) -> int:
@@ -79,11 +93,12 @@ def _rms(x: jax.Array, w: jax.Array, eps: float) -> jax.Array:
     return w * (x * jax.lax.rsqrt(var + eps))
 
 
-def _rope_tables(pos: jax.Array, cfg: LlamaConfig) -> tuple[jax.Array, jax.Array]:
-    """cos/sin ``[..., head_dim]`` in the rotate-half layout (both halves share a frequency), float32."""
+def _rope_tables(pos: jax.Array, cfg: LlamaConfig, dtype: Any) -> tuple[jax.Array, jax.Array]:
+    """cos/sin ``[..., head_dim]`` in the rotate-half layout (both halves share a frequency), in the model's
+    dtype (float32 as transformers computes them; float64 in a float64 model)."""
     hd = cfg.head_dim
-    inv = 1.0 / (jnp.float32(cfg.rope_theta) ** (jnp.arange(0, hd, 2, dtype=jnp.float32) / hd))
-    freqs = pos.astype(jnp.float32)[..., None] * inv
+    inv = 1.0 / (jnp.asarray(cfg.rope_theta, dtype) ** (jnp.arange(0, hd, 2, dtype=dtype) / hd))
+    freqs = pos.astype(dtype)[..., None] * inv
     emb = jnp.concatenate([freqs, freqs], axis=-1)
     return jnp.cos(emb), jnp.sin(emb)
 
@@ -94,27 +109,30 @@ def _rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
     return x * cos + rot * sin
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "return_kv"))
-def _body(
+def _body_impl(
     params: dict[str, jax.Array],
     ids: jax.Array,  # int32[R, W]
     pos: jax.Array,  # int32[R, W]
     seg: jax.Array,  # int32[R, W]: segment id per token, 0 = padding
-    k_pre: jax.Array,  # float32[L, Pb, KV, hd]: cached prefix keys (rotated)
+    k_pre: jax.Array,  # [L, Pb, KV, hd]: cached prefix keys (rotated)
     v_pre: jax.Array,
     pre_len: jax.Array,  # int32 scalar: valid prefix slots
-    head_scale: jax.Array,  # float32[L, H]
+    head_scale: jax.Array,  # [L, Rs, H] with Rs = 1 (every row) or R (one row of multipliers per packed row)
     *,
     cfg: LlamaConfig,
     return_kv: bool,
 ) -> tuple[jax.Array, Any]:
-    """Final-normed hidden states ``[R, W, D]`` (and each layer's rotated keys/values with ``return_kv``)."""
+    """Final-normed hidden states ``[R, W, D]`` (and each layer's rotated keys/values with ``return_kv``).
+
+    Computes in the dtype of the weights (``params["embed"].dtype``)."""
     R, W = ids.shape
     KV, G, hd = cfg.num_kv_heads, cfg.group, cfg.head_dim
     H = cfg.num_heads
     Pb = k_pre.shape[1]
+    Rs = head_scale.shape[1]
+    dt = params["embed"].dtype
     x = jnp.take(params["embed"], ids.reshape(-1), axis=0)  # [R*W, D]: every GEMM is a plain 2-D one
-    cos, sin = _rope_tables(pos, cfg)  # [R, W, hd]
+    cos, sin = _rope_tables(pos, cfg, dt)  # [R, W, hd]
     cos_q = cos.reshape(R, 1, 1, W, hd)
     sin_q = sin.reshape(R, 1, 1, W, hd)
     cos_k = cos.reshape(R, 1, W, hd)
@@ -123,8 +141,8 @@ def _body(
     self_mask = (seg[:, :, None] == seg[:, None, :]) & causal[None]  # [R, q, t]
     pre_mask = jnp.broadcast_to(jnp.arange(Pb) < pre_len, (R, W, Pb))
     mask = jnp.concatenate([pre_mask, self_mask], axis=-1)[:, None, None]  # [R, 1, 1, q, Pb + t]
-    scale = jnp.float32(hd**-0.5)
-    neg = jnp.float32(-jnp.inf)
+    scale = jnp.asarray(hd**-0.5, dt)
+    neg = jnp.asarray(-jnp.inf, dt)
     layer_params = {k: params[k] for k in _LAYER_KEYS}
 
     def layer(x: jax.Array, inp: tuple) -> tuple[jax.Array, Any]:
@@ -142,7 +160,7 @@ def _body(
         s = jnp.where(mask, s.reshape(R, KV, G, W, Pb + W), neg)
         a = jax.nn.softmax(s, axis=-1).reshape(R, KV, G * W, Pb + W)
         o = jnp.matmul(a, vf).reshape(R, KV, G, W, hd)
-        o = o * hs.reshape(KV, G)[None, :, :, None, None]
+        o = o * hs.astype(dt).reshape(Rs, KV, G)[:, :, :, None, None]
         x = x + o.transpose(0, 3, 1, 2, 4).reshape(R * W, H * hd) @ p["wo"]
         h = _rms(x, p["ffn_norm"], cfg.rms_eps)
         x = x + (jax.nn.silu(h @ p["w_gate"]) * (h @ p["w_up"])) @ p["w_down"]
@@ -151,9 +169,34 @@ def _body(
             kv = (k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3))  # [R, W, KV, hd]
         return x, kv
 
-    x, kv = jax.lax.scan(layer, x, (layer_params, k_pre, v_pre, head_scale))
+    x, kv = jax.lax.scan(layer, x, (layer_params, k_pre.astype(dt), v_pre.astype(dt), head_scale))
     x = x.reshape(R, W, -1)
     return _rms(x, params["norm"], cfg.rms_eps), kv
+
+
+_body = jax.jit(_body_impl, static_argnames=("cfg", "return_kv"))
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_body(mesh: Mesh, cfg: LlamaConfig, per_row_scale: bool) -> Any:
+    """``_body`` (without keys/values out) with the rows split over ``mesh``'s one axis.
+
+    Each device runs the single-device body on its block of rows: attention never crosses a row, so there is
+    no communication inside the forward; weights, the prefix cache and shared multipliers are replicated, a
+    per-row multiplier array ``[L, R, H]`` is split with its rows.
+    """
+
+    def local(params, ids, pos, seg, k_pre, v_pre, pre_len, head_scale):
+        return _body_impl(params, ids, pos, seg, k_pre, v_pre, pre_len, head_scale, cfg=cfg, return_kv=False)[0]
+
+    rows = P(ROWS, None)
+    f = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(P(), rows, rows, rows, P(), P(), P(), P(None, ROWS, None) if per_row_scale else P()),
+        out_specs=P(ROWS, None, None),
+    )
+    return jax.jit(f)
 
 
 @jax.jit
@@ -192,7 +235,8 @@ def pack_segments(lengths: Sequence[int], width: int) -> list[list[int]]:
 # ----------------------------------------------------------------------------------------------
 _LOCK = threading.Lock()
 _CHECKPOINTS: dict[tuple[str, str, float], Checkpoint] = {}
-_DEVICE_PARAMS: dict[int, dict[str, jax.Array]] = {}
+#: device arrays per (checkpoint, dtype, mesh devices): models of one checkpoint share them
+_DEVICE_PARAMS: dict[tuple[int, str, tuple[int, ...]], dict[str, jax.Array]] = {}
 
 
 def _load(kind: str, path: str | os.PathLike[str]) -> Checkpoint:
@@ -210,17 +254,36 @@ def _load(kind: str, path: str | os.PathLike[str]) -> Checkpoint:
         return ck
 
 
-def _device_params(ck: Checkpoint) -> dict[str, jax.Array]:
+def _device_params(ck: Checkpoint, dtype: np.dtype, mesh: Mesh | None) -> dict[str, jax.Array]:
+    """The weights as device arrays of ``dtype`` (call under ``jax.enable_x64`` for float64), replicated over
+    ``mesh`` when there is one."""
+    key = (id(ck), dtype.name, () if mesh is None else tuple(d.id for d in mesh.devices.flat))
     with _LOCK:
-        dp = _DEVICE_PARAMS.get(id(ck))
+        dp = _DEVICE_PARAMS.get(key)
         if dp is None:
-            dp = {k: jnp.asarray(v) for k, v in ck.params.items()}
+            host = {k: np.asarray(v, dtype=dtype) for k, v in ck.params.items()}
+            if "lm_head" in host:
+                host["lm_head"] = np.ascontiguousarray(host["lm_head"].T)  # [V, D]
+            if mesh is None:
+                dp = {k: jnp.asarray(v) for k, v in host.items()}
+            else:
+                dp = jax.device_put(host, NamedSharding(mesh, P()))
             if "lm_head" not in dp:
                 dp["lm_head"] = dp["embed"]  # tied: the same buffer
-            else:
-                dp["lm_head"] = jnp.asarray(np.ascontiguousarray(ck.params["lm_head"].T))  # [V, D]
-            _DEVICE_PARAMS[id(ck)] = dp
+            _DEVICE_PARAMS[key] = dp
         return dp
+
+
+def drop_device_params(ck: Checkpoint) -> None:
+    """Forget every device copy of ``ck``'s weights (tests that build a throwaway checkpoint free ~0.5 GB)."""
+    with _LOCK:
+        for key in [k for k in _DEVICE_PARAMS if k[0] == id(ck)]:
+            _DEVICE_PARAMS.pop(key)
+
+
+def _row_mesh(devices: Any) -> Mesh | None:
+    devs = resolve_devices(devices)
+    return Mesh(np.asarray(devs), (ROWS,)) if len(devs) > 1 else None
 
 
 def smollm2_path() -> Path:
@@ -250,7 +313,12 @@ class JaxCausalLM(TailScoring):
         add_special_tokens: add BOS to a plain prompt where the checkpoint asks for it (default True).
         prefix_cache: compute the shared prefix of a call once (default True); pack: several prompts per row
             (default True; False = one prompt per row, the reference the packing is tested against).
-        call_tokens: tokens per compiled call (default 4096); name: the name in :meth:`identity`.
+        call_tokens: tokens per compiled call and device (default 4096); name: the name in :meth:`identity`.
+        dtype: ``"float32"`` (default) or ``"float64"`` (for verification: the model enables 64-bit JAX
+            around its own calls only; several times slower on CPU).
+        devices: the devices the packed rows of a call are split over (as ``spex(devices=)``: ``"all"``, the
+            default, every device of JAX's default backend; an int ``k``, the first ``k``; a list of devices;
+            ``None`` or one device: no mesh).
     """
 
     _kind = "jax-causal-lm"
@@ -266,6 +334,8 @@ class JaxCausalLM(TailScoring):
         pack: bool = True,
         call_tokens: int = 4096,
         name: str | None = None,
+        dtype: Any = "float32",
+        devices: Any = "all",
     ) -> None:
         if not isinstance(checkpoint, Checkpoint):
             raise TypeError(
@@ -295,12 +365,18 @@ class JaxCausalLM(TailScoring):
             raise ValueError(f"call_tokens must be an int >= 1, got {call_tokens!r}")
         self.call_tokens = int(call_tokens)
         self.name = name or checkpoint.name
-        self.params = _device_params(checkpoint)
+        self.dtype = check_dtype(dtype)
+        self.devices = devices
+        self.mesh = _row_mesh(devices)
+        with self._precision():
+            self.params = _device_params(checkpoint, self.dtype, self.mesh)
         cfg = self.config
-        self.head_scale = jnp.ones((cfg.num_layers, cfg.num_heads), jnp.float32)
+        #: per-head multipliers ``[layers, heads]`` applied to every row (a heads backend sets them)
+        self.head_scale = np.ones((cfg.num_layers, cfg.num_heads), np.float32)
         self._prefixes: OrderedDict[tuple[int, ...], tuple[jax.Array, jax.Array, int]] = OrderedDict()
         self.forwards = 0  # compiled body calls (for tests and benchmarks)
         self.tokens_computed = 0  # token slots sent through the body (padding included)
+        self.sharded_forwards = 0  # body calls whose rows were split over the mesh
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
@@ -319,6 +395,10 @@ class JaxCausalLM(TailScoring):
             raise FileNotFoundError(f"folder: {os.fspath(folder)!r} does not exist (or is not a folder)")
         return cls(_load("folder", folder), **options)
 
+    def _precision(self) -> Any:
+        """``jax.enable_x64`` for a float64 model (its arrays and programs need it), else nothing."""
+        return jax.enable_x64(True) if self.dtype == np.float64 else contextlib.nullcontext()
+
     # -- identity and tokenisation ----------------------------------------------------------------
     def identity(self) -> str:
         """``"jax-causal-lm:<name>#<digest>"`` over the weight files, tokenizer and prompt options."""
@@ -330,6 +410,7 @@ class JaxCausalLM(TailScoring):
             chat_template=self.checkpoint.chat_template if self.chat_template else None,
             system=self.system,
             add_special_tokens=self.add_special_tokens,
+            **({} if self.dtype == np.float32 else {"dtype": self.dtype.name}),
         )
         return f"{self._kind}:{self.name}#{digest}"
 
@@ -406,19 +487,27 @@ class JaxCausalLM(TailScoring):
     # -- the forward ------------------------------------------------------------------------------
     def _empty_cache(self) -> tuple[jax.Array, jax.Array]:
         cfg = self.config
-        z = jnp.zeros((cfg.num_layers, 0, cfg.num_kv_heads, cfg.head_dim), jnp.float32)
+        z = jnp.zeros((cfg.num_layers, 0, cfg.num_kv_heads, cfg.head_dim), self.dtype)
         return z, z
 
     def _run_body(
         self, ids: np.ndarray, pos: np.ndarray, seg: np.ndarray, kp: jax.Array, vp: jax.Array, pre_len: int,
-        return_kv: bool = False,
+        return_kv: bool = False, head_scale: np.ndarray | None = None,
     ) -> tuple[jax.Array, Any]:
+        """One compiled forward. ``head_scale``: ``[L, R, H]`` (one row of multipliers per packed row) or
+        ``None`` for :attr:`head_scale` on every row. Rows split over the mesh when there is one (``R`` is then
+        a multiple of the device count) and no keys/values are asked for."""
         self.forwards += 1
         self.tokens_computed += int(ids.size)
-        return _body(
-            self.params, jnp.asarray(ids, jnp.int32), jnp.asarray(pos, jnp.int32), jnp.asarray(seg, jnp.int32),
-            kp, vp, jnp.asarray(pre_len, jnp.int32), self.head_scale, cfg=self.config, return_kv=return_kv,
+        hs = np.asarray(self.head_scale, np.float32)[:, None, :] if head_scale is None else head_scale
+        args = (
+            self.params, np.asarray(ids, np.int32), np.asarray(pos, np.int32), np.asarray(seg, np.int32),
+            kp, vp, np.asarray(pre_len, np.int32), np.asarray(hs, np.float32),
         )
+        if self.mesh is not None and not return_kv and ids.shape[0] % self.mesh.devices.size == 0:
+            self.sharded_forwards += 1
+            return _sharded_body(self.mesh, self.config, hs.shape[1] > 1)(*args), None
+        return _body(*args, cfg=self.config, return_kv=return_kv)
 
     def _kv_of(self, ids: Sequence[int]) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Keys/values ``[L, len, KV, hd]`` of ``ids`` run alone from position 0, and its hidden states."""
@@ -472,42 +561,81 @@ class JaxCausalLM(TailScoring):
             return best
         return lcp
 
-    def _tail_logprobs(self, seqs: list[list[int]], tail: int, targets: np.ndarray) -> np.ndarray:
+    def _tail_logprobs(
+        self, seqs: list[list[int]], tail: int, targets: np.ndarray, *, scales: np.ndarray | None = None,
+        groups: Sequence[int] | None = None,
+    ) -> np.ndarray:
         """``float64[len(seqs), tail, k]``: log-softmax at each sequence's last ``tail`` positions, at ``targets``.
 
         ``targets`` is ``int[tail, k]`` (the same ids for every sequence). Identical sequences run once.
+        ``scales`` (``float32[m, L, H]``) with ``groups`` (one index into ``scales`` per sequence): sequence
+        ``i`` runs with the head multipliers ``scales[groups[i]]`` (a heads backend scores every mask of a batch
+        this way in the same calls); sequences of different groups never share a row, and the prefix cache is
+        not used (a prefix's keys and values depend on the heads kept).
         """
-        uniq: dict[tuple[int, ...], int] = {}
-        index = np.array([uniq.setdefault(tuple(s), len(uniq)) for s in seqs], dtype=np.int64)
-        rows = list(uniq)
+        with self._precision():
+            return self._score(seqs, tail, targets, scales, groups)
+
+    def _score(
+        self, seqs: list[list[int]], tail: int, targets: np.ndarray, scales: np.ndarray | None,
+        groups: Sequence[int] | None,
+    ) -> np.ndarray:
+        if scales is None:
+            gid = [0] * len(seqs)
+        else:
+            if groups is None or len(groups) != len(seqs):
+                raise ValueError("groups must give one index into scales per sequence")
+            gid = [int(g) for g in groups]
+        uniq: dict[tuple[int, tuple[int, ...]], int] = {}
+        index = np.array([uniq.setdefault((g, tuple(s)), len(uniq)) for g, s in zip(gid, seqs, strict=True)],
+                         dtype=np.int64)
+        keys = list(uniq)
+        rows = [k[1] for k in keys]
         k_out = targets.shape[1]
         out = np.empty((len(rows), tail, k_out), dtype=np.float64)
         if not rows:
             return out[index]
         for r in rows:
             self._check_length(len(r))
-        P = self._shared_prefix(rows, tail)
+        P = self._shared_prefix(rows, tail) if scales is None else 0
         if P:
             kp, vp, _ = self._prefix(tuple(rows[0][:P]))
         else:
             kp, vp = self._empty_cache()
         segs = [r[P:] for r in rows]
         lens = [len(s) for s in segs]
+        members_of: dict[int, list[int]] = {}
+        for i, (g, _) in enumerate(keys):
+            members_of.setdefault(g, []).append(i)
         longest = max(lens)
         if self.pack:
-            width = _bucket(max(longest, MIN_WIDTH), WIDTHS)
-            packed = pack_segments(lens, width)
+            # rows of at least MIN_WIDTH tokens, unless no group has that many (a heads batch of short prompts)
+            most = max(sum(lens[i] for i in m) for m in members_of.values())
+            width = _bucket(max(longest, min(most, MIN_WIDTH)), WIDTHS)
+            packed, row_group = [], []
+            for g, members in members_of.items():
+                for row in pack_segments([lens[i] for i in members], width):
+                    packed.append([members[j] for j in row])
+                    row_group.append(g)
         else:
             width = _bucket(longest, WIDTHS)
             packed = [[i] for i in range(len(segs))]
-        max_rows = max(1, self.call_tokens // width)
+            row_group = [keys[i][0] for i in range(len(segs))]
+        k_dev = 1 if self.mesh is None else int(self.mesh.devices.size)
+        max_rows = k_dev * max(1, self.call_tokens // width)
         tgt_all = np.asarray(targets, np.int32)
+        cfg = self.config
         for c0 in range(0, len(packed), max_rows):
             call = packed[c0 : c0 + max_rows]
             R = _bucket(len(call), ROW_BUCKETS)
+            R = -(-R // k_dev) * k_dev
             ids = np.zeros((R, width), np.int32)
             pos = np.zeros((R, width), np.int32)
             seg = np.zeros((R, width), np.int32)
+            hs = None
+            if scales is not None:
+                hs = np.ones((cfg.num_layers, R, cfg.num_heads), np.float32)
+                hs[:, : len(call)] = np.asarray(scales, np.float32)[row_group[c0 : c0 + len(call)]].transpose(1, 0, 2)
             read: list[int] = []
             owners: list[int] = []
             for r, members in enumerate(call):
@@ -526,7 +654,7 @@ class JaxCausalLM(TailScoring):
             read_a[:N] = read
             tg = np.zeros((Nb, k_out), np.int32)
             tg[:N] = np.tile(tgt_all, (len(owners), 1))
-            hidden, _ = self._run_body(ids, pos, seg, kp, vp, P)
+            hidden, _ = self._run_body(ids, pos, seg, kp, vp, P, head_scale=hs)
             picked, _ = _head(self.params["lm_head"], hidden, jnp.asarray(read_a), jnp.asarray(tg))
             vals = np.asarray(picked, dtype=np.float64)[:N].reshape(len(owners), tail, k_out)
             out[np.asarray(owners)] = vals
@@ -537,10 +665,13 @@ class JaxCausalLM(TailScoring):
         """Greedy continuation ids (stopping before EOS), decoding one token at a time from a key/value cache."""
         if isinstance(max_new_tokens, bool) or int(max_new_tokens) < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        max_new = int(max_new_tokens)
         ids = self.prompt_ids(prompt)
+        self._check_length(len(ids), "prompt")
+        with self._precision():
+            return self._greedy(ids, int(max_new_tokens))
+
+    def _greedy(self, ids: list[int], max_new: int) -> list[int]:
         n = len(ids)
-        self._check_length(n, "prompt")
         total = min(n + max_new, self.config.context_length)
         k, v, hidden = self._kv_of(ids)
         cap = _bucket(total, WIDTHS)
@@ -572,7 +703,9 @@ class JaxCausalLM(TailScoring):
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, chat_template={self.chat_template}, float32, JAX)"
+        shards = "" if self.mesh is None else f", rows over {self.mesh.devices.size} devices"
+        cls = type(self).__name__
+        return f"{cls}({self.name!r}, chat_template={self.chat_template}, {self.dtype.name}{shards}, JAX)"
 
 
 @jax.jit

@@ -33,6 +33,8 @@ from spexjax.errors import require
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES",
+    "DTYPES",
+    "check_dtype",
     "LlamaConfig",
     "Checkpoint",
     "load_gguf",
@@ -45,6 +47,9 @@ SUPPORTED_ARCHITECTURES = ("llama",)
 # GGUF tokenizer pre-tokenisers we reproduce exactly: 'smollm' splits digits one by one, then GPT-2's byte-level
 # regex (as SmolLM2's tokenizer.json does); 'gpt2'/'default' is the byte-level regex alone.
 _PRE_TOKENIZERS = ("smollm", "gpt2", "default")
+#: weight / compute dtypes: float32 (what transformers computes) and float64 (verification: packing and caching
+#: differences then sit at ~1e-12 instead of float32's ~2e-5)
+DTYPES = ("float32", "float64")
 _TOKEN_CONTROL = 3
 _TOKEN_USER_DEFINED = 4
 
@@ -91,6 +96,22 @@ class Checkpoint:
     add_bos: bool  # prepend BOS to a plain prompt when special tokens are added
     source: str  # the file or folder it came from
     digest: str  # sha256 of the weight files (identity for caches)
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` (a name, NumPy or JAX dtype) as a NumPy dtype; anything but float32/float64 is a ValueError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return dt
+
+
+def _cast(params: dict[str, np.ndarray], dtype: Any) -> dict[str, np.ndarray]:
+    dt = check_dtype(dtype)
+    return {k: v.astype(dt, copy=False) for k, v in params.items()}
 
 
 def unpermute_rows(w: np.ndarray, heads: int) -> np.ndarray:
@@ -255,8 +276,10 @@ def _bpe_tokenizer(tokens: list[str], merges: list[str], types: list[int], pre: 
     return tok
 
 
-def load_gguf(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a Llama-architecture GGUF file: float32 weights, tokenizer, chat template."""
+def load_gguf(path: str | os.PathLike[str], *, dtype: Any = "float32") -> Checkpoint:
+    """Read a Llama-architecture GGUF file: weights (dequantised to float32, exactly; ``dtype="float64"``
+    widens them), tokenizer, chat template."""
+    check_dtype(dtype)
     require("gguf", "smollm2", what="reading GGUF files")
     path = Path(path)
     if not path.is_file():
@@ -329,7 +352,7 @@ def load_gguf(path: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(
         name=name,
         config=cfg,
-        params=params,
+        params=_cast(params, dtype),
         tokenizer=tokenizer,
         chat_template=reader.get("tokenizer.chat_template"),
         bos_id=None if bos is None else int(bos),
@@ -341,8 +364,10 @@ def load_gguf(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 # -- transformers folders --------------------------------------------------------------------------
-def load_folder(folder: str | os.PathLike[str]) -> Checkpoint:
-    """Read a transformers-format Llama folder (``config.json``, safetensors weights, ``tokenizer.json``)."""
+def load_folder(folder: str | os.PathLike[str], *, dtype: Any = "float32") -> Checkpoint:
+    """Read a transformers-format Llama folder (``config.json``, safetensors weights, ``tokenizer.json``);
+    weights as ``dtype`` (float32 default, or float64)."""
+    check_dtype(dtype)
     tk = require("tokenizers", "smollm2", what="the JAX causal LM's tokenizer")
     st = require("safetensors.numpy", "smollm2", what="reading safetensors weights")
     folder = Path(folder)
@@ -438,7 +463,7 @@ def load_folder(folder: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(
         name=str(conf.get("_name_or_path") or folder.name),
         config=cfg,
-        params=params,
+        params=_cast(params, dtype),
         tokenizer=tokenizer,
         chat_template=template,
         bos_id=tid("bos"),

@@ -118,7 +118,7 @@ def test_from_pretrained_folder_equals_gguf(lm, hf_ref, tmp_path):
             atol=BATCH_ATOL,
         )
     finally:  # the loaders cache checkpoints per path; drop this copy's ~1 GB (host + device)
-        llama._DEVICE_PARAMS.pop(id(folder_lm.checkpoint), None)
+        llama.drop_device_params(folder_lm.checkpoint)
         for key in [k for k, v in llama._CHECKPOINTS.items() if v is folder_lm.checkpoint]:
             llama._CHECKPOINTS.pop(key)
 
@@ -126,8 +126,12 @@ def test_from_pretrained_folder_equals_gguf(lm, hf_ref, tmp_path):
 # -- batching never changes a value -------------------------------------------------------------------
 # To float32 round-off of a 30-layer model: XLA's CPU GEMMs block (and split across threads) by shape, so the
 # very same prompts scored in a call of 6 rows or of 1 row already differ by up to ~2e-5 in log-prob (measured
-# 1.9e-5); packing and the prefix cache stay inside that (measured <= 2.5e-5).
+# 1.9e-5); packing and the prefix cache stay inside that (measured <= 2.5e-5). The issue's 1e-5 is checked in
+# float64 (test_packed_and_prefix_cache_equal_alone_float64), where round-off is ~1e-12 and only a packing or
+# caching bug could exceed it.
 BATCH_ATOL = 5e-5
+#: the issue's bound for packed vs alone and with vs without the prefix cache, held in float64
+FLOAT64_ATOL = 1e-5
 
 
 def test_packed_and_prefix_cache_equal_alone(lm):
@@ -148,6 +152,35 @@ def test_packed_and_prefix_cache_equal_alone(lm):
     np.testing.assert_allclose(r1, r2, rtol=0, atol=BATCH_ATOL)
     no_prefix = SmolLM2(prefix_cache=False)
     np.testing.assert_allclose(no_prefix.next_token_logprobs(prompts, cands), packed, rtol=0, atol=BATCH_ATOL)
+
+
+def test_packed_and_prefix_cache_equal_alone_float64(lm):
+    """The same comparison in float64 (``dtype="float64"``; the model turns on 64-bit JAX around its own calls):
+    packed rows + the prefix cache vs one prompt per call without it, to the issue's 1e-5 (measured ~1e-12).
+    Few short prompts: float64 on a CPU is several times slower than float32."""
+    import jax
+
+    from spexjax.llm import llama
+
+    packed = SmolLM2(dtype="float64")
+    alone = SmolLM2(dtype="float64", pack=False, prefix_cache=False)
+    try:
+        assert packed.params["embed"].dtype == np.float64 and not jax.config.jax_enable_x64
+        prompts = ablated_prompts(4, seed=7)  # 15-95 % of the words kept, + the question
+        cands = ["True", "False"]
+        a = packed.next_token_logprobs(prompts, cands)
+        assert any(len(k) >= 20 for k in packed._prefixes)  # the chat template's head ran once, as a cache
+        b = np.concatenate([alone.next_token_logprobs([p], cands) for p in prompts])
+        np.testing.assert_allclose(a, b, rtol=0, atol=FLOAT64_ATOL)
+        response = "False."
+        r1 = np.stack(packed.response_logprobs(prompts, response))
+        r2 = np.stack(alone.response_logprobs(prompts, response))
+        np.testing.assert_allclose(r1, r2, rtol=0, atol=FLOAT64_ATOL)
+        # and float64 is float32 to float32's round-off: the dtype changes no value beyond it
+        np.testing.assert_allclose(lm.next_token_logprobs(prompts, cands), a, rtol=0, atol=BATCH_ATOL)
+    finally:
+        for key in [k for k in llama._DEVICE_PARAMS if k[1] == "float64"]:  # ~1.1 GB
+            llama._DEVICE_PARAMS.pop(key)
 
 
 def test_prompt_task_batch_equals_single(lm):
@@ -259,7 +292,7 @@ def test_heads_backend_equals_edited_output_projection(lm):
         ref = JaxLlamaHeads(JaxCausalLM(edited, name=lm.name))
         want = ref.choice_logprobs(examples, np.ones((1, 30, 9), np.float32))[0]
     finally:
-        llama._DEVICE_PARAMS.pop(id(edited), None)
+        llama.drop_device_params(edited)
     np.testing.assert_allclose(got[0], want, rtol=0, atol=BATCH_ATOL)
     with pytest.raises(ValueError, match=r"scales must have shape \(m, 30, 9\)"):
         backend.choice_logprobs(examples, np.ones((1, 30, 8)))
