@@ -127,3 +127,26 @@ def seed_sequence(key: Any, stream: int, *index: int) -> np.random.SeedSequence:
 def numpy_rng(key: Any, stream: int, *index: int) -> np.random.Generator:
     """A NumPy generator for ``key`` on named ``stream`` (see the module docstring: streams never coincide)."""
     return np.random.default_rng(seed_sequence(key, stream, *index))
+
+
+def uniform_masks(key: Any, m: int, n: int, stream: int, *index: int, draw: str = "bytes") -> np.ndarray:
+    """``bool[m, n]`` with i.i.d. fair bits from named ``stream`` (with its ``index`` words) for ``key``.
+
+    The one helper behind every uniform mask the library draws (ProxySPEX's samples and the Banzhaf
+    baselines', SPEX's held-out blocks and extra refit rows, ``explain``'s faithfulness masks), so a new draw
+    is a new stream name, never a new sampler. Two encodings, each kept where it was used so that every
+    existing draw stays bit for bit:
+
+    - ``draw="bytes"`` (default): random bytes unpacked to bits; no float matrix and no per-bit call, so any
+      ``n`` works (ProxySPEX at n = 10^6);
+    - ``draw="float"``: ``uniform(0, 1) < 0.5`` per bit (SPEX's extra rows, the faithfulness masks: their
+      first draws predate the byte sampler, and saved results and caches depend on them).
+    """
+    rng = numpy_rng(key, stream, *index)
+    m, n = int(m), int(n)
+    if draw == "bytes":
+        packed = rng.integers(0, 256, size=(m, (n + 7) // 8), dtype=np.uint8)
+        return np.unpackbits(packed, axis=1, count=n).astype(bool)
+    if draw == "float":
+        return rng.random((m, n)) < 0.5
+    raise ValueError(f"draw must be 'bytes' or 'float'; got {draw!r}")

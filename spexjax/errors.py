@@ -1,7 +1,9 @@
 """Exceptions raised at the API boundary.
 
-All are ``ValueError`` subclasses so that ``except ValueError`` keeps working for users who do not
-care about the distinction; messages always name the argument and what was expected.
+Value mistakes are ``ValueError`` subclasses (:class:`SpexError` and below) so that ``except ValueError`` keeps
+working for users who do not care about the distinction; a wrong type is :class:`ArgumentTypeError`, a
+``TypeError``. Messages always name the argument and what was expected. The checks that raise them live in
+``spexjax/_checks.py``, one function per kind of argument.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 
 class SpexError(ValueError):
     """Base class for spexjax input errors."""
+
+
+class ArgumentError(SpexError):
+    """An argument's value is out of its range or not one of its choices (``max_degree=0``, ``decoder="x"``)."""
+
+
+class ArgumentTypeError(TypeError):
+    """An argument has the wrong type (a str budget, a bool where an int is due). A ``TypeError``, as Python's
+    own wrong-type errors are; the message names the argument, what was expected and the type it got."""
 
 
 class BudgetError(SpexError):

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from spexjax._checks import check_feature_names
 from spexjax._version import __version__
 from spexjax.indices import (
     check_index,
@@ -23,6 +24,7 @@ from spexjax.indices import (
 from spexjax.integrations import shapiq_values
 from spexjax.kernels.characters import eval_fourier
 from spexjax.optimize import best_subset as _best_subset
+from spexjax.runs.info import RunInfo
 from spexjax.value_functions import check_masks
 
 Support = tuple[int, ...]
@@ -36,7 +38,8 @@ History (all still readable by :meth:`Interactions.load`):
 - 0: ``{"n", "supports", "coeffs"}`` (Fourier), no header; early prototypes.
 - 1: header ``{"format", "version": 1}``, ``"n"``, ``"queries"``, ``"fourier": {"supports", "coeffs"}``.
 - 2: flat ``"supports"``/``"coeffs"`` with ``"basis": "fourier"``, plus ``"feature_names"``, ``"meta"`` and
-  ``"spexjax_version"``.
+  ``"spexjax_version"``. Since 2026-12-07 also ``"run"`` (:meth:`RunInfo.to_dict`, or ``null``): an optional
+  field, so files stay version 2 and older readers, which ignore it, still read them.
 """
 
 PRESENTATION: dict[str, Callable[..., Any]] = {}
@@ -66,17 +69,6 @@ def padded_to_supports(padded: np.ndarray) -> list[Support]:
     return [tuple(int(v) for v in row if v >= 0) for row in padded]
 
 
-def _check_feature_names(names: Sequence[str] | None, n: int) -> list[str] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):
-        raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
-    names = [str(f) for f in names]
-    if len(names) != n:
-        raise ValueError(f"feature_names must have n={n} entries; got {len(names)}")
-    return names
-
-
 def _jsonable(obj: Any) -> Any:
     """JSON-ready copy of ``meta``: NumPy scalars/arrays become numbers/lists, unknown objects their repr."""
     if obj is None or isinstance(obj, bool | int | float | str):
@@ -104,7 +96,10 @@ class Interactions:
       coeffs: Fourier coefficients, one per support.
       queries: value-function rows actually evaluated to get this result.
       feature_names: optional names, one per feature, used by ``repr``/``top``/plots.
-      meta: free-form provenance (algorithm, plan, timings) saved with the result.
+      meta: free-form provenance (algorithm, plan, diagnostics) saved with the result.
+      run: what the run cost (:class:`~spexjax.runs.RunInfo`: method, budget, queries, cache hits, retries,
+        seconds by stage, rounds, key), filled by every method through :func:`spexjax.runs.run_info`;
+        ``None`` for a result built by hand or loaded from an older file.
 
     A result is frozen after construction: setting or deleting an attribute raises ``AttributeError``. Names and
     provenance go in at construction; :meth:`replace` (or ``spexjax.report.with_meta``) builds a new result.
@@ -121,6 +116,7 @@ class Interactions:
         queries: int = 0,
         feature_names: Sequence[str] | None = None,
         meta: dict[str, Any] | None = None,
+        run: RunInfo | None = None,
     ):
         self.n = int(n)
         if self.n < 1:
@@ -139,8 +135,11 @@ class Interactions:
         self._supports: list[Support] = list(merged.keys())
         self._coeffs = np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
         self.queries = int(queries)
-        self._feature_names = _check_feature_names(feature_names, self.n)
+        self._feature_names = check_feature_names(feature_names, self.n)
         self.meta: dict[str, Any] = dict(meta or {})
+        if run is not None and not isinstance(run, RunInfo):
+            raise TypeError(f"run must be a spexjax.runs.RunInfo or None; got {type(run).__name__}")
+        self.run: RunInfo | None = run
         self._padded: np.ndarray | None = None
         self._cache: dict[tuple[str, int, int], dict[Support, float]] = {}
         self._frozen = True
@@ -157,10 +156,14 @@ class Interactions:
         raise AttributeError(f"Interactions is frozen after construction: cannot delete {name!r}")
 
     def replace(
-        self, *, feature_names: Sequence[str] | None = None, meta: dict[str, Any] | None = None
+        self,
+        *,
+        feature_names: Sequence[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        run: RunInfo | None = None,
     ) -> Interactions:
-        """A new result with the same expansion and ``queries``, and the given ``feature_names`` / ``meta``
-        (each kept from this one when not given)."""
+        """A new result with the same expansion and ``queries``, and the given ``feature_names`` / ``meta`` /
+        ``run`` (each kept from this one when not given)."""
         return type(self)(
             self.n,
             self._supports,
@@ -168,6 +171,7 @@ class Interactions:
             queries=self.queries,
             feature_names=self._feature_names if feature_names is None else feature_names,
             meta=self.meta if meta is None else meta,
+            run=self.run if run is None else run,
         )
 
     @classmethod
@@ -311,6 +315,7 @@ class Interactions:
             "coeffs": self._coeffs.tolist(),
             "feature_names": self._feature_names,
             "meta": _jsonable(self.meta),
+            "run": None if self.run is None else _jsonable(self.run.to_dict()),
         }
 
     @classmethod
@@ -342,6 +347,8 @@ class Interactions:
                     "feature_names": doc.get("feature_names"),
                     "meta": doc.get("meta") or {},
                 }
+                if doc.get("run") is not None:
+                    extra["run"] = RunInfo.from_dict(doc["run"])
             n = doc["n"]
         except KeyError as e:
             raise ValueError(f"spexjax file (version {version}) lacks the field {e.args[0]!r}") from None

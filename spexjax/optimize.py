@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from spexjax._checks import check_finite
 from spexjax.errors import SpexError
 
 __all__ = [
@@ -80,8 +81,7 @@ def _clean_terms(n: int, supports: Sequence[Sequence[int]], coeffs: Any) -> tupl
     coef = np.asarray(coeffs, dtype=np.float64).reshape(-1)
     if len(supports) != coef.shape[0]:
         raise SpexError(f"supports and coeffs must have the same length; got {len(supports)} and {coef.shape[0]}")
-    if not np.all(np.isfinite(coef)):
-        raise SpexError("coeffs must be finite")
+    check_finite("coeffs", coef)
     const = 0.0
     terms: dict[Support, float] = {}
     for s, c in zip(supports, coef, strict=True):

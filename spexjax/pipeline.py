@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._rng import FAITHFULNESS, numpy_rng
+from spexjax._checks import check_choice, check_int, check_n
+from spexjax._rng import FAITHFULNESS, uniform_masks
 from spexjax._version import __version__
 from spexjax.errors import SpexError
 from spexjax.interactions import Interactions
 from spexjax.metrics import r2_score
 from spexjax.proxyspex import proxyspex
+from spexjax.runs.info import run_info
 from spexjax.runs.options import RUN_OPTIONS, make_runner
 from spexjax.spex import spex
 
@@ -59,15 +61,7 @@ def _method_fn(method: str) -> Callable[..., Interactions]:
 
 def faithfulness_masks(key: Any, m: int, n: int) -> np.ndarray:
     """The ``m`` held-out uniform masks :func:`explain` scores a result on, for ``key`` (deterministic)."""
-    return numpy_rng(key, FAITHFULNESS).random((m, n)) < 0.5
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
+    return uniform_masks(key, m, n, FAITHFULNESS, draw="float")
 
 
 def explain(
@@ -112,14 +106,13 @@ def explain(
     Raises:
       ValueError / TypeError naming the argument, before any query is paid.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    check_choice("method", method, tuple(METHODS), expected=f"one of {', '.join(METHODS)}")
     if n is None:
         n = getattr(value_fn, "n", None)
         if n is None:
             raise TypeError("n is required when value_fn has no .n attribute")
-    n = _check_int("n", n, 1)
-    faithfulness = _check_int("faithfulness", faithfulness, 0)
+    n = check_n(n)
+    faithfulness = check_int("faithfulness", faithfulness, minimum=0)
     if feature_names is None:
         names = getattr(value_fn, "feature_names", None)
         feature_names = list(names) if names is not None else None
@@ -127,8 +120,7 @@ def explain(
 
     kwargs: dict[str, Any] = dict(options)
     if method in _FIRST_ORDER:
-        if max_degree not in (None, 1):
-            raise ValueError(f"max_degree: {method} is first-order (None or 1); got {max_degree!r}")
+        check_choice("max_degree", max_degree, (None, 1), expected=f"None or 1 ({method} is first-order)")
     elif method in ("faith_banzhaf", "faith_shap"):
         if max_degree is not None:
             kwargs["order"] = max_degree
@@ -144,7 +136,9 @@ def explain(
     seconds = time.perf_counter() - t0
 
     meta = dict(result.meta or {})
+    held_out = None
     if faithfulness:
+        t_check = time.perf_counter()
         masks = faithfulness_masks(key, faithfulness, n)
         runner = make_runner(value_fn, n, desc="faithfulness queries", options=run_opts, method="explain")
         try:
@@ -158,9 +152,14 @@ def explain(
         if y.shape[0] < 2:
             raise SpexError("faithfulness: fewer than 2 held-out masks gave finite values; cannot measure R²")
         meta["faithfulness_r2"] = float(r2_score(y, result.predict(masks)))
+        held_out = run_info("faithfulness", stats, budget=None, key=key,
+                            seconds={"total": time.perf_counter() - t_check})
         meta["faithfulness_masks"] = int(y.shape[0])
-        meta["faithfulness_queries"] = int(stats["queries"])
-        meta["faithfulness_cache_hits"] = int(stats["cache_hits"])
+        meta["faithfulness_queries"] = held_out.queries
+        meta["faithfulness_cache_hits"] = held_out.cache_hits
+    # the method's own record (every method fills one through run_info); the held-out rows beside it
+    run = result.run or run_info(method, None, budget=budget, key=key, seconds={"total": seconds})
+    run = run.replace(queries=int(result.queries), held_out=held_out)
     fp = value_fn.fingerprint() if callable(getattr(value_fn, "fingerprint", None)) else None
     prov: dict[str, Any] = {
         **dict(provenance or {}),
@@ -173,11 +172,10 @@ def explain(
         "spexjax_version": __version__,
         "fingerprint": fp,
     }
-    hits = int(meta.get("cache_hits", 0) or 0)
-    if hits:
-        prov["cache hits"] = hits
+    if run.cache_hits:
+        prov["cache hits"] = run.cache_hits
     meta["provenance"] = {**dict(meta.get("provenance") or {}), **prov}
     supports, coeffs = result.fourier()
     return Interactions(n, supports, coeffs, queries=result.queries,
                         feature_names=feature_names if feature_names is not None else result.feature_names,
-                        meta=meta)
+                        meta=meta, run=run)

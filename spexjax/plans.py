@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from spexjax._checks import check_budget, check_max_degree
 from spexjax.errors import BudgetError
+from spexjax.kernels.bch import parity_length
 
 MIN_B = 3  # like the reference: fewer than 8 bins per group peels nothing useful
 DEFAULT_GROUPS = 3
@@ -19,8 +21,6 @@ DEFAULT_GROUPS = 3
 def cyclotomic_parity_length(m: int, t: int) -> int:
     """``deg g`` of the narrow-sense binary BCH code of length ``2^m - 1`` and designed distance ``2t+1``
     (defined once, in :func:`spexjax.kernels.bch.parity_length`)."""
-    from spexjax.kernels.bch import parity_length
-
     return parity_length(m, t)
 
 
@@ -93,15 +93,11 @@ def make_plan(
     robust) and the remainder becomes random masks for the refit. ``budget=None`` means ``b=default_b``
     with 3 groups. ``b``/``groups`` may be forced.
     """
-    if isinstance(max_degree, bool) or not isinstance(max_degree, int) or max_degree < 1:
-        raise ValueError(f"max_degree must be an int >= 1; got {max_degree!r}")
-    t = int(max_degree)
+    t = check_max_degree(max_degree)
     m, P = bch_dimensions(n, t)
     per_bin_row = P + 1
     if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, (int,)) and not hasattr(budget, "__index__"):
-            raise TypeError(f"budget must be an int (number of value-function rows); got {type(budget).__name__}")
-        budget = int(budget)
+        budget = check_budget(budget, minimum=None)  # the type; the minimum below names the design
         g0 = DEFAULT_GROUPS if groups is None else int(groups)
         if g0 < 1:
             raise ValueError(f"groups must be >= 1; got {g0}")

@@ -18,7 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spexjax._checks import check_finite
 from spexjax._rng import REFIT_FOLDS, numpy_rng
+from spexjax.kernels.characters import characters_matrix
 
 __all__ = ["design_matrix", "refit", "ridge_loo", "lasso_cv", "gram_ridge_cv"]
 
@@ -31,8 +33,6 @@ def design_matrix(masks: Any, padded_supports: Any) -> np.ndarray:
 
     One definition: :func:`spexjax.kernels.characters.characters_matrix` (NumPy in row chunks).
     """
-    from spexjax.kernels.characters import characters_matrix
-
     pad = np.asarray(padded_supports, dtype=np.int64)
     if pad.ndim != 2:
         raise ValueError(f"padded_supports must have shape (K, d); got {pad.shape}")
@@ -173,8 +173,7 @@ def refit(
     X = design_matrix(masks, pad)
     if X.shape[0] != yv.shape[0]:
         raise ValueError(f"y must have one value per mask; got {yv.shape[0]} values for {X.shape[0]} masks")
-    if not np.all(np.isfinite(yv)):
-        raise ValueError("y must be finite")
+    check_finite("y", yv)
     K = pad.shape[0]
     coef = np.zeros(K)
     info: dict[str, Any] = {"method": method, "alpha": None, "kept": K}

@@ -18,13 +18,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spexjax._checks import (
+    check_bool,
+    check_budget,
+    check_choice,
+    check_feature_names,
+    check_int,
+    check_key,
+    check_max_degree,
+    check_number,
+)
 from spexjax._jit_cache import enable_persistent_compilation_cache
-from spexjax._rng import SPEX_EXTRA, SPEX_HASH, SPEX_HELDOUT, numpy_rng
-from spexjax.errors import BudgetError, SpexError
+from spexjax._rng import SPEX_EXTRA, SPEX_HASH, SPEX_HELDOUT, numpy_rng, uniform_masks
+from spexjax.errors import ArgumentError, BudgetError
 from spexjax.interactions import Interactions, padded_to_supports
+from spexjax.kernels.bch import BCHDecoder, code_tables, make_code
+from spexjax.kernels.characters import characters_matrix, eval_fourier, xor_reduce_codes
+from spexjax.kernels.fwht import fwht
 from spexjax.kernels.peeling import pack_bits, peel
+from spexjax.metrics import r2_score
 from spexjax.plans import DEFAULT_GROUPS, SpexPlan, make_plan
-from spexjax.runs import check_run_options, make_runner
+from spexjax.refit import _ridge_gram_solve, gram_ridge_cv
+from spexjax.runs import check_run_options, make_runner, run_info
+from spexjax.sharding import bin_mesh, resolve_devices, sharded_fwht, sharded_peel
 from spexjax.value_functions import AffineQueries, as_value_function, check_n
 
 DECODERS = ("soft", "hard")
@@ -33,11 +49,10 @@ _MAX_EXTRA_BITS = 1 << 28  # cap on (extra random masks) x n, so leftover budget
 
 @functools.lru_cache(maxsize=8)
 def _code(n: int, t: int):
-    from spexjax.kernels.bch import make_code
-
     code = make_code(n, t)
-    code._device  # noqa: B018 - build the device tables outside any trace (they are cached on the code)
-    getattr(code, "_limit", None)  # likewise (a jnp scalar cached on first use; created in a trace it breaks re-calls)
+    # build the device tables (and the jnp limit scalar) outside any trace: they are cached on the code, and
+    # one created inside a trace would break later calls
+    code_tables(code)
     return code
 
 
@@ -152,44 +167,20 @@ def _check_args(
     target_r2: Any,
     n: int,
 ) -> float | None:
-    """Every argument check that needs no query, so bad input never costs a paid query."""
-    if decoder not in DECODERS:
-        raise SpexError(f"decoder must be one of {DECODERS}; got {decoder!r}")
-    if peeling not in ("relaxed", "strict"):
-        raise SpexError(f"peeling must be 'relaxed' or 'strict'; got {peeling!r}")
-    if root_finder not in ("algebraic", "chien", "auto"):
-        raise SpexError(f"root_finder must be 'algebraic', 'chien' or 'auto'; got {root_finder!r}")
-    if not isinstance(refine, (bool, np.bool_)):
-        raise TypeError(f"refine must be True or False; got {type(refine).__name__}")
-    if not isinstance(dense, (bool, np.bool_)):
-        raise TypeError(f"dense must be True or False; got {type(dense).__name__}")
-    if noise_sd is not None:
-        if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float, np.integer, np.floating)):
-            raise TypeError(f"noise_sd must be a number >= 0 or None; got {type(noise_sd).__name__}")
-        if not np.isfinite(noise_sd) or noise_sd < 0:
-            raise SpexError(f"noise_sd must be a finite number >= 0 or None; got {noise_sd}")
-    if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)) or int(max_degree) < 1:
-        raise ValueError(f"max_degree must be an int >= 1; got {max_degree!r}")
-    if chase_depth is not None:
-        if isinstance(chase_depth, bool) or not isinstance(chase_depth, (int, np.integer)):
-            raise TypeError(f"chase_depth must be an int or None; got {type(chase_depth).__name__}")
-        if not 0 <= int(chase_depth) <= 12:
-            raise SpexError(f"chase_depth must be in [0, 12]; got {int(chase_depth)}")
-    if feature_names is not None:
-        if isinstance(feature_names, str):
-            raise TypeError("feature_names must be a sequence of str, one per feature; got a single str")
-        if len(feature_names) != n:
-            raise ValueError(f"feature_names must have n={n} entries; got {len(feature_names)}")
-    from spexjax.sharding import resolve_devices
-
+    """Every argument check that needs no query, so bad input never costs a paid query (:mod:`spexjax._checks`)."""
+    check_choice("decoder", decoder, DECODERS)
+    check_choice("peeling", peeling, ("relaxed", "strict"), expected="'relaxed' or 'strict'")
+    check_choice("root_finder", root_finder, ("algebraic", "chien", "auto"),
+                 expected="'algebraic', 'chien' or 'auto'")
+    check_bool("refine", refine)
+    check_bool("dense", dense)
+    check_number("noise_sd", noise_sd, low=0.0, expected="a finite number >= 0 or None", allow_none=True)
+    check_max_degree(max_degree)
+    check_int("chase_depth", chase_depth, minimum=0, maximum=12, allow_none=True)
+    check_feature_names(feature_names, n)
     resolve_devices(devices)  # raises for a bad value; the mesh itself needs the number of bins
-    if target_r2 is None:
-        return None
-    if isinstance(target_r2, bool) or not isinstance(target_r2, (int, float, np.integer, np.floating)):
-        raise TypeError(f"target_r2 must be a number in (0, 1] or None; got {type(target_r2).__name__}")
-    if not 0.0 < float(target_r2) <= 1.0:
-        raise SpexError(f"target_r2 must be in (0, 1]; got {target_r2}")
-    return float(target_r2)
+    return check_number("target_r2", target_r2, low=0.0, high=1.0, low_open=True,
+                        expected="a number in (0, 1] or None", allow_none=True)
 
 
 def spex(
@@ -264,14 +255,14 @@ def spex(
     )
     vf = as_value_function(value_fn, n)
     opts = check_run_options(options, method="spex")
-    numpy_rng(key, SPEX_HASH, 0)  # a bad key fails here, before any query
+    check_key(key)  # a bad key fails here, before any query
     settings = dict(
         decoder=decoder, refine=bool(refine), noise_sd=noise_sd, chase_depth=chase_depth,
         root_finder=root_finder, peeling=peeling, devices=devices, dense=bool(dense),
     )
     if target is not None:
-        return _spex_adaptive(vf, n, budget, int(max_degree), key, b, groups, target, settings, opts,
-                              feature_names, t0)
+        return _spex_adaptive(vf, n, budget=budget, t=int(max_degree), key=key, b=b, groups=groups, target=target,
+                              settings=settings, opts=opts, feature_names=feature_names, t0=t0)
     plan: SpexPlan = make_plan(n, budget, int(max_degree), b=b, groups=groups)
     code = _code(n, plan.t)
     if int(code.P) != plan.P:  # pragma: no cover - plans and kernels must agree
@@ -289,7 +280,7 @@ def spex(
         extra = None
         n_extra = min(plan.extra, _MAX_EXTRA_BITS // n)
         if n_extra > 0:
-            xr = numpy_rng(key, SPEX_EXTRA).random((n_extra, n)) < 0.5
+            xr = uniform_masks(key, n_extra, n, SPEX_EXTRA, draw="float")
             yr = np.asarray(runner.evaluate(xr), dtype=np.float64)
             ok = np.isfinite(yr)
             extra = (xr[ok], yr[ok])
@@ -299,25 +290,24 @@ def spex(
     sup, coef, diag = _recover(values, hash_codes, delays, code, plan.t, extra, **settings)
     t_end = time.perf_counter()
     peel_s, refine_s = diag.pop("peel_seconds"), diag.pop("refine_seconds")
+    seconds = {"plan": t_plan - t0, "query": t_query - t_plan, "peel": peel_s, "refine": refine_s, "total": t_end - t0}
+    run = run_info("spex", runner.stats(), budget=budget, key=key, seconds=seconds)
     meta = {
         "algorithm": "spex",
         "decoder": decoder,
         "peeling": peeling,
         "plan": plan.as_dict(),
         **diag,
-        "evaluated": int(runner.evaluated),
-        "cache_hits": int(runner.cache_hits),
-        "seconds": {
-            "plan": t_plan - t0,
-            "query": t_query - t_plan,
-            "peel": peel_s,
-            "refine": refine_s,
-            "total": t_end - t0,
-        },
+        **_run_meta(run),
     }
     return Interactions(
-        n, padded_to_supports(sup), coef, queries=int(runner.queries), feature_names=feature_names, meta=meta
+        n, padded_to_supports(sup), coef, queries=run.queries, feature_names=feature_names, meta=meta, run=run
     )
+
+
+def _run_meta(run) -> dict[str, Any]:
+    """The ``meta`` keys SPEX wrote before :class:`~spexjax.runs.RunInfo` existed, read off ``run``."""
+    return {"evaluated": run.evaluated, "cache_hits": run.cache_hits, "seconds": dict(run.seconds)}
 
 
 def _query_design(runner, hash_codes: np.ndarray, delays, b: int) -> np.ndarray:
@@ -352,16 +342,11 @@ def _recover(
     dense: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Structured values ``float[C, P+1, 2^b]`` -> padded supports, coefficients and diagnostics."""
-    from spexjax.kernels.bch import BCHDecoder, code_tables
-    from spexjax.kernels.fwht import fwht
-
     t_start = time.perf_counter()
     C, P1, B = values.shape
     P = P1 - 1
     b = B.bit_length() - 1
     with jax.enable_x64(True):
-        from spexjax.sharding import bin_mesh, sharded_fwht, sharded_peel
-
         mesh = bin_mesh(devices, B)  # None: one device, the plain kernels
         U_dev = fwht(jnp.asarray(values), axis=-1, normalize=True) if mesh is None else sharded_fwht(values, mesh)
         U = np.asarray(U_dev)
@@ -427,8 +412,6 @@ def _recover(
             coef = np.concatenate([[0.0], coef])
             added_constant = True
     if refine and len(sup):
-        from spexjax.kernels.characters import characters_matrix, xor_reduce_codes
-
         codes = xor_reduce_codes(hash_codes, sup)  # (C, K)
         dbits = np.bitwise_xor.reduce(
             np.where((sup >= 0)[..., None], delays.bits(np.where(sup >= 0, sup, 0)), False), axis=1
@@ -496,8 +479,6 @@ def _padded(supports: list[tuple[int, ...]], width: int) -> np.ndarray:
 
 def _bin_terms(hash_codes: np.ndarray, delays: BCHDelays, sup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each term's bin per group ``uint32[C, K]`` and its delay signs ``float[K, P+1]``."""
-    from spexjax.kernels.characters import xor_reduce_codes
-
     codes = xor_reduce_codes(hash_codes, sup)
     dbits = np.bitwise_xor.reduce(
         np.where((sup >= 0)[..., None], delays.bits(np.where(sup >= 0, sup, 0)), False), axis=1
@@ -590,9 +571,6 @@ def _dense_refit(U, sup, coef, hash_codes, delays, t, extra, *, noise_var, decod
     and noisy sparse functions keep the peel's result; and the path costs nothing when the peel explained
     the values down to the noise level (checked first).
     """
-    from spexjax.kernels.characters import characters_matrix
-    from spexjax.refit import _ridge_gram_solve, gram_ridge_cv
-
     C, P1, B = U.shape
     n = hash_codes.shape[1]
     width = max(t, 1)
@@ -716,21 +694,16 @@ def _grow_half(runner, hash_codes: np.ndarray, delays: BCHDelays, b: int) -> np.
 
 def _test_block(key: Any, k: int, n: int) -> np.ndarray:
     """Held-out block ``k``: ``bool[64, n]`` uniform masks from their own stream (random bytes, unpacked)."""
-    raw = numpy_rng(key, SPEX_HELDOUT, k).integers(0, 256, size=(_TEST_BLOCK, (n + 7) // 8), dtype=np.uint8)
-    return np.unpackbits(raw, axis=1, count=n).astype(bool)
+    return uniform_masks(key, _TEST_BLOCK, n, SPEX_HELDOUT, k)
 
 
-def _spex_adaptive(vf, n, budget, t, key, b, groups, target, settings, opts, feature_names, t0) -> Interactions:
+def _spex_adaptive(vf, n, *, budget, t, key, b, groups, target, settings, opts, feature_names, t0) -> Interactions:
     """SPEX with a design grown one hash bit at a time until the held-out R^2 reaches ``target``."""
-    from spexjax.kernels.characters import eval_fourier
-    from spexjax.metrics import r2_score
-
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer))):
-        raise TypeError(f"budget must be an int (number of value-function rows); got {type(budget).__name__}")
+    check_budget(budget, allow_none=True)
     b0 = _FIRST_B if b is None else int(b)
     C = DEFAULT_GROUPS if groups is None else int(groups)
     if C < 1:
-        raise SpexError(f"groups must be >= 1; got {C}")
+        raise ArgumentError(f"groups must be >= 1; got {C}")
     first = make_plan(n, None, t, b=b0, groups=C)  # (m, P) of the code; the budget is checked below
     P1 = first.P + 1
     need_test = int(min(512, max(_TEST_BLOCK, np.ceil(2.0 / max(1.0 - target, 1e-9)))))
@@ -803,6 +776,7 @@ def _spex_adaptive(vf, n, budget, t, key, b, groups, target, settings, opts, fea
     t_end = time.perf_counter()
     plan = make_plan(n, None, t, b=bcur, groups=C).as_dict()
     plan["budget"] = cap
+    run = run_info("spex", runner.stats(), budget=cap, key=key, seconds={"total": t_end - t0}, rounds=len(rounds))
     meta = {
         "algorithm": "spex",
         "decoder": settings["decoder"],
@@ -814,10 +788,8 @@ def _spex_adaptive(vf, n, budget, t, key, b, groups, target, settings, opts, fea
         **{k: v for k, v in diag.items() if not k.endswith("_seconds")},
         "peel_rounds": diag["rounds"],
         "rounds": rounds,
-        "evaluated": int(runner.evaluated),
-        "cache_hits": int(runner.cache_hits),
-        "seconds": {"total": t_end - t0},
+        **_run_meta(run),
     }
     return Interactions(
-        n, padded_to_supports(sup), coef, queries=int(runner.queries), feature_names=feature_names, meta=meta
+        n, padded_to_supports(sup), coef, queries=run.queries, feature_names=feature_names, meta=meta, run=run
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from spexjax._checks import check_finite
 from spexjax._rng import TESTING_FOURIER, TESTING_MOBIUS, numpy_rng
 from spexjax.indices import mobius_to_fourier
 from spexjax.interactions import supports_to_padded
@@ -23,8 +24,7 @@ def _check_terms(n: int, supports: Sequence[Sequence[int]], coeffs: Any) -> tupl
     coef = np.asarray(coeffs, dtype=np.float64).reshape(-1)
     if len(sup) != coef.shape[0]:
         raise ValueError(f"supports and coeffs must have the same length; got {len(sup)} and {coef.shape[0]}")
-    if not np.all(np.isfinite(coef)):
-        raise ValueError("coeffs must be finite")
+    check_finite("coeffs", coef)
     for s in sup:
         if len(set(s)) != len(s):
             raise ValueError(f"support {s} repeats a feature")

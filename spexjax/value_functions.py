@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from spexjax._checks import check_masks, check_n  # noqa: F401 - defined once in _checks, imported from here too
 from spexjax.errors import MaskError
 from spexjax.kernels.characters import parity_u32
 
@@ -177,32 +178,3 @@ def as_value_function(value_fn: Any, n: int) -> ValueFunction:
     if not callable(value_fn):
         raise TypeError(f"value_fn must be callable f(masks: bool[m, n]) -> float[m]; got {type(value_fn).__name__}")
     return CallableValueFunction(value_fn, n)
-
-
-def check_n(n: Any) -> int:
-    """Validate the number of features."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int (number of features); got {type(n).__name__}")
-    if int(n) < 1:
-        raise MaskError(f"n must be >= 1 (number of features); got n={int(n)}")
-    return int(n)
-
-
-def check_masks(masks: Any, n: int | None = None, *, name: str = "masks") -> np.ndarray:
-    """Return ``masks`` as a NumPy ``bool[m, n]`` array or raise a clear error."""
-    try:
-        arr = np.asarray(masks)
-    except Exception as err:  # noqa: BLE001 - anything un-arrayable is a type error for the user
-        raise TypeError(f"{name} must be an array of shape (m, n); got {type(masks).__name__}") from err
-    if arr.ndim != 2:
-        raise MaskError(f"{name} must have shape (m, n); got shape {arr.shape}")
-    if n is not None and arr.shape[1] != n:
-        raise MaskError(f"{name} must have shape (m, {n}); got shape {arr.shape}")
-    if arr.dtype != np.bool_:
-        if arr.dtype.kind in "iu" or arr.dtype.kind == "f":
-            if arr.size and not np.isin(arr, (0, 1)).all():
-                raise MaskError(f"{name} must be boolean (or 0/1); got values other than 0 and 1")
-            arr = arr.astype(bool)
-        else:
-            raise MaskError(f"{name} must be a bool array; got dtype {arr.dtype}")
-    return arr

@@ -156,10 +156,10 @@ def test_count_search_and_residual_screening() -> None:
     padded = np.concatenate([[[-1, -1, -1], [0, -1, -1], [1, 2, -1]], noise, [[3, 4, 5]]])
     coeffs = np.concatenate([[2.0, 1.0, 0.8], np.full(300, 0.05), [0.001]])
     out = _choose_terms(x, y, padded, coeffs, cap=1000)
-    kept = {tuple(int(v) for v in padded[i] if v >= 0) for i in out["idx"]}
+    kept = {tuple(int(v) for v in padded[i] if v >= 0) for i in out.idx}
     assert kept == {(0,), (1, 2), (3, 4, 5)}
-    assert out["screened"] == 1 and out["loo"] < 1e-6
-    assert out["tried"][-1] < 10  # stopped long before the cap
+    assert out.screened == 1 and out.loo < 1e-6
+    assert out.tried[-1] < 10  # stopped long before the cap
 
 
 def test_threads_give_the_same_trees() -> None:
@@ -332,11 +332,11 @@ def test_count_search_equals_per_count_brute_force_leave_one_out(ridge_loo_refer
             misses += 1
             if misses >= 3:
                 break
-    assert got["tried"] == tried and len(tried) >= 4
-    np.testing.assert_array_equal(got["idx"], best["idx"])
-    assert got["alpha"] == best["alpha"]
-    assert got["loo"] == pytest.approx(best["loo"], rel=1e-8)
-    np.testing.assert_allclose(got["w"], best["w"], rtol=1e-8, atol=1e-10)
+    assert got.tried == tried and len(tried) >= 4
+    np.testing.assert_array_equal(got.idx, best["idx"])
+    assert got.alpha == best["alpha"]
+    assert got.loo == pytest.approx(best["loo"], rel=1e-8)
+    np.testing.assert_allclose(got.w, best["w"], rtol=1e-8, atol=1e-10)
 
 
 def test_same_key_bit_identical_with_two_lightgbm_threads() -> None:

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from spexjax.errors import BudgetError, SpexError
+from spexjax._checks import check_budget as _check_budget
+from spexjax._checks import is_int
+from spexjax.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
     "MAX_TERMS",
@@ -30,7 +32,6 @@ __all__ = [
     "shapley_kernel",
     "solve",
     "supports_upto",
-    "uniform_masks",
 ]
 
 MAX_TERMS = 20_000
@@ -46,24 +47,19 @@ def num_terms(n: int, order: int) -> int:
 
 def check_budget(method: str, budget: Any, minimum: int) -> int:
     """``budget`` as an int; a :class:`BudgetError` saying the minimum when it cannot pay for the fit."""
-    if isinstance(budget, bool) or not isinstance(budget, int | np.integer):
-        raise TypeError(f"budget must be an int (number of value-function rows); got {type(budget).__name__}")
-    budget = int(budget)
-    if budget < minimum:
-        raise BudgetError(f"budget={budget} is too small for {method}: it needs at least {minimum} value-function rows")
-    return budget
+    return _check_budget(budget, minimum=minimum, method=method)
 
 
 def check_faith_order(method: str, order: Any, n: int) -> int:
     """``order`` as an int in ``[1, n]`` whose fit has at most :data:`MAX_TERMS` coefficients."""
-    if isinstance(order, bool) or not isinstance(order, int | np.integer):
-        raise TypeError(f"order must be an int; got {type(order).__name__}")
+    if not is_int(order):
+        raise ArgumentTypeError(f"order must be an int; got {type(order).__name__}")
     order = int(order)
     if not 1 <= order <= n:
-        raise SpexError(f"order must be in [1, n={n}] for {method}; got {order}")
+        raise ArgumentError(f"order must be in [1, n={n}] for {method}; got {order}")
     p = num_terms(n, order)
     if p > MAX_TERMS:
-        raise SpexError(
+        raise ArgumentError(
             f"order={order} at n={n} means {p} coefficients, more than {method} fits ({MAX_TERMS}): lower the order"
         )
     return order
@@ -78,12 +74,6 @@ def all_masks(n: int) -> np.ndarray:
     """``bool[2^n, n]``: every coalition, row ``r`` keeping the features whose bit is set in ``r``."""
     rows = np.arange(1 << n, dtype=np.int64)
     return ((rows[:, None] >> np.arange(n, dtype=np.int64)[None, :]) & 1).astype(bool)
-
-
-def uniform_masks(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
-    """``bool[m, n]`` with i.i.d. fair bits (packed draws: no float matrix)."""
-    packed = rng.integers(0, 256, size=(int(m), (int(n) + 7) // 8), dtype=np.uint8)
-    return np.unpackbits(packed, axis=1, count=int(n)).astype(bool)
 
 
 def _log_comb(n: int, s: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
         # ProxySPEX's draw: with the same key, banzhaf, faith_banzhaf and proxyspex see the same masks (and the
         # first m of them for a budget of m), so a comparison at equal budget is paired and a cache= pays once
         masks, sampling = uniform_masks(key, budget, n), "uniform (ProxySPEX's draw for this key)"
-    masks, y, queries = evaluate(value_fn, n, masks, options, desc=f"{method} queries")
+    masks, y, stats, query_s = evaluate(value_fn, n, masks, options, method=method)
     beta = reg.solve(reg.design(masks, order), y)
     meta = {
         "method": method,
@@ -45,7 +45,8 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
         "index": "BV" if order == 1 and method == "banzhaf" else "FBII",
     }
     return make_result(
-        n, reg.supports_upto(n, order), beta, queries=queries, feature_names=feature_names, meta=meta, t0=t0
+        n, reg.supports_upto(n, order), beta, stats=stats, query_seconds=query_s, key=key,
+        feature_names=feature_names, meta=meta, t0=t0,
     )
 
 

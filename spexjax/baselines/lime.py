@@ -17,7 +17,7 @@ from spexjax._rng import LIME, numpy_rng
 from spexjax.baselines import _regression as reg
 from spexjax.baselines._result import make_result
 from spexjax.baselines._runner import check_options, evaluate
-from spexjax.errors import SpexError
+from spexjax.errors import ArgumentError
 from spexjax.interactions import Interactions
 from spexjax.value_functions import check_n
 
@@ -77,13 +77,13 @@ def lime(
     except (TypeError, ValueError) as err:
         raise TypeError("kernel_width and alpha must be numbers") from err
     if not (np.isfinite(kernel_width) and kernel_width > 0):
-        raise SpexError(f"kernel_width must be a finite number > 0; got {kernel_width}")
+        raise ArgumentError(f"kernel_width must be a finite number > 0; got {kernel_width}")
     if not (np.isfinite(alpha) and alpha >= 0):
-        raise SpexError(f"alpha must be a finite number >= 0; got {alpha}")
+        raise ArgumentError(f"alpha must be a finite number >= 0; got {alpha}")
     budget = reg.check_budget("lime", budget, 2)
     options = check_options("lime", options)
     masks = reg.lime_masks(numpy_rng(key, LIME), budget, n)
-    masks, y, queries = evaluate(value_fn, n, masks, options, desc="lime queries")
+    masks, y, stats, query_s = evaluate(value_fn, n, masks, options, method="lime")
     w = lime_weights(masks, kernel_width)
     intercept, beta = _ridge(masks.astype(np.float64), y, w, alpha)
     meta = {
@@ -97,6 +97,6 @@ def lime(
     }
     supports = [(), *((i,) for i in range(n))]
     return make_result(
-        n, supports, np.concatenate([[intercept], beta]), queries=queries, feature_names=feature_names, meta=meta,
-        t0=t0,
+        n, supports, np.concatenate([[intercept], beta]), stats=stats, query_seconds=query_s, key=key,
+        feature_names=feature_names, meta=meta, t0=t0,
     )

@@ -39,7 +39,7 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
         inner = reg.kernel_masks(numpy_rng(key, KERNEL_SHAP), budget - 2, n, paired=True)
         masks = np.concatenate([np.zeros((1, n), bool), np.ones((1, n), bool), inner])
         sampling = "sizes drawn from the Shapley kernel, paired complements, equal weights"
-    masks, y, queries = evaluate(value_fn, n, masks, options, desc=f"{method} queries")
+    masks, y, stats, query_s = evaluate(value_fn, n, masks, options, method=method)
     sizes = masks.sum(axis=1)
     is_empty, is_full = sizes == 0, sizes == n
     if not (is_empty.any() and is_full.any()):
@@ -67,7 +67,8 @@ def _fit(method: str, value_fn: Any, n: int, budget: Any, order: int, key: Any, 
         "index": "SV" if method == "kernel_shap" else "FSII",
     }
     return make_result(
-        n, reg.supports_upto(n, order), beta, queries=queries, feature_names=feature_names, meta=meta, t0=t0
+        n, reg.supports_upto(n, order), beta, stats=stats, query_seconds=query_s, key=key,
+        feature_names=feature_names, meta=meta, t0=t0,
     )
 
 

@@ -262,7 +262,8 @@ class DatamodelsStore:
             "screened_points": cols.tolist() if len(cols) < self.n else None,
             "seconds": {"screen": t_screen - t0, "gather": t_gather - t_screen, "proxyspex": t_fit - t_gather,
                         "holdout": t_end - t_fit, "total": t_end - t0}}}
-        return Interactions(self.n, supports, coef, queries=0, feature_names=self.feature_names, meta=meta)
+        return Interactions(self.n, supports, coef, queries=0, feature_names=self.feature_names, meta=meta,
+                            run=sub.run)
 
     def _all_rows(self, lo: int, hi: int) -> np.ndarray:
         out = np.empty((hi - lo, self.n), np.bool_)

@@ -1,8 +1,9 @@
 """A language model behind an OpenAI-compatible HTTP endpoint (vLLM, llama.cpp's server, OpenAI, ...).
 
-Only the standard library speaks HTTP here (``http.client``): one keep-alive connection per worker thread,
-no proxies from the environment, no redirects followed, so nothing is ever sent to a host other than
-``base_url``'s. Three things are asked of the server:
+This module maps the OpenAI protocol (request bodies, log-prob answers, echo alignment); the HTTP itself is
+:mod:`spexjax.llm.openai_transport` (``http.client`` only: one keep-alive connection per worker thread, no
+proxies from the environment, no redirects followed, so nothing is ever sent to a host other than
+``base_url``'s). Three things are asked of the server:
 
 - next-token log-probs: ``POST {base_url}/chat/completions`` (or ``/completions`` with ``api="completions"``)
   with ``logprobs``/``top_logprobs=K`` and ``max_tokens=1``. A server returns only the top ``K`` tokens, so a
@@ -40,7 +41,8 @@ by protocol only):
   :class:`EndpointUnsupportedError`: use ``contrast=``.
 
 Requests of one call run concurrently (a bounded thread pool, ``max_concurrency``); each request is retried
-with exponential backoff on 408/409/429/5xx, timeouts and dropped connections (``max_retries``), honouring
+with exponential backoff on 408/409/429/5xx, timeouts and dropped connections (``max_retries``; by default
+not when a query runner that retries whole batches is the caller: the two would multiply), honouring
 ``Retry-After``; all of it is counted in :class:`EndpointStats`. The final failure raises
 :class:`EndpointError` (a :class:`~spexjax.errors.ValueFunctionError`), which the engine's query runner
 reports with the rows it concerned (and, like any error, retries as a whole batch first). Answers already
@@ -50,134 +52,38 @@ and identical ablated prompts (removing either of two equal words) cost one requ
 
 from __future__ import annotations
 
-import http.client
+import contextvars
 import json
 import logging
 import math
 import os
-import re
-import socket
 import threading
-import time
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from spexjax.errors import ValueFunctionError
+from spexjax.llm.openai_transport import (
+    EndpointError,
+    EndpointStats,
+    EndpointUnsupportedError,
+    HTTPTransport,
+    check_base_url,
+)
 
 __all__ = ["EndpointError", "EndpointStats", "EndpointUnsupportedError", "OpenAICompatible"]
 
 log = logging.getLogger("spexjax.llm")
 
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-_MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is not waited for blindly
 _API_CHOICES = ("chat", "completions")
 _ON_MISSING = ("bound", "nan", "raise")
 _TEMPLATE_PROBE = "\x00{prompt}\x00"
 # Tokens generated after an echoed text (then cut off). Never 0: llama.cpp's server reads 0 as "until the
 # context is full"; vLLM accepts 0 with echo, but 1 works on both and costs one decode step.
 _SCORE_MAX_TOKENS = 1
-
-
-class EndpointError(ValueFunctionError):
-    """A request to the endpoint failed for good (after retries), or the server answered something unusable."""
-
-
-class EndpointUnsupportedError(EndpointError):
-    """The server does not offer what was asked (log-probs, echo of the prompt); retrying will not help."""
-
-
-@dataclass
-class EndpointStats:
-    """What the backend has sent and received so far (thread-safe counters; read them, do not write).
-
-    Attributes:
-      requests: HTTP requests sent (every attempt, retries included).
-      ok: requests answered 200 with a usable body.
-      retries: attempts that failed with a retryable cause and were tried again.
-      failures: prompts given up on after the last retry (each raised :class:`EndpointError`).
-      timeouts: attempts that timed out (``timeout=``); included in ``retries``/``failures``.
-      by_status: HTTP status -> number of answers (connection errors and timeouts under ``"error"``).
-      prompts: prompts asked for by the caller (before de-duplication).
-      memo_hits: prompts answered without a request (same text seen before in this process or batch).
-      bounded: candidate log-probs replaced by the top-K bound (candidate absent from the top log-probs).
-      boundary_tokens: response tokens that also covered the end of the prompt (counted as response tokens).
-      generated_cut: tokens the server generated after an echoed prompt + response (``max_tokens=1``) and
-        that were cut off before summing.
-      wait_s: seconds slept in backoff.
-    """
-
-    requests: int = 0
-    ok: int = 0
-    retries: int = 0
-    failures: int = 0
-    timeouts: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
-    prompts: int = 0
-    memo_hits: int = 0
-    bounded: int = 0
-    boundary_tokens: int = 0
-    generated_cut: int = 0
-    wait_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def add(self, **counts: float) -> None:
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def status(self, code: int | str) -> None:
-        with self._lock:
-            key = str(code)
-            self.by_status[key] = self.by_status.get(key, 0) + 1
-
-    def as_dict(self) -> dict[str, Any]:
-        with self._lock:
-            out = {k: v for k, v in vars(self).items() if not k.startswith("_")}
-            out["by_status"] = dict(self.by_status)
-            return out
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "_lock"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        vars(self).update(state)
-        self._lock = threading.Lock()
-
-
-class _Retryable(Exception):
-    """One attempt failed in a way worth another try (carries the wait the server asked for, if any)."""
-
-    def __init__(self, message: str, retry_after: float | None = None, timeout: bool = False):
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.timeout = timeout
-
-
-def _check_base_url(base_url: Any) -> urllib.parse.SplitResult:
-    if not isinstance(base_url, str):
-        raise TypeError(f"base_url must be a str like 'http://127.0.0.1:8000/v1'; got {type(base_url).__name__}")
-    parts = urllib.parse.urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"base_url must start with http:// or https://; got {base_url!r}")
-    if not parts.hostname:
-        raise ValueError(f"base_url must name a host (e.g. 'http://127.0.0.1:8000/v1'); got {base_url!r}")
-    if parts.username or parts.password:
-        raise ValueError("base_url must not carry credentials; pass api_key= (or set OPENAI_API_KEY) instead")
-    if parts.query or parts.fragment:
-        raise ValueError(f"base_url must not have a query or fragment; got {base_url!r}")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as err:
-        raise ValueError(f"base_url has an invalid port: {base_url!r}") from err
-    return parts
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, zero_ok: bool = False) -> Any:
@@ -229,7 +135,9 @@ class OpenAICompatible:
         (the query runner's ``on_nonfinite`` decides) or ``"raise"``.
       max_concurrency: requests in flight at once (default 8).
       timeout: seconds one request may take before it is retried (default 60).
-      max_retries: extra attempts per request on 408/409/429/5xx, timeouts and connection errors (default 4).
+      max_retries: extra attempts per request on 408/409/429/5xx, timeouts and connection errors (default
+        ``None``: 4, or none while a :class:`~spexjax.runs.QueryRunner` that retries failed batches calls this
+        backend in its own thread; see :mod:`spexjax.llm.openai_transport`).
       backoff: first wait in seconds, doubled per attempt (default 0.5); a ``Retry-After`` header wins (<= 60 s).
       seed: sent as ``"seed"`` (servers that honour it make greedy decoding reproducible).
       extra_body: a dict merged into every request body (server-specific fields).
@@ -240,7 +148,7 @@ class OpenAICompatible:
     """
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, **options: Any):
-        parts = _check_base_url(base_url)
+        parts = check_base_url(base_url)
         if not isinstance(model, str) or not model.strip():
             raise TypeError(f"model must be a non-empty str (the name the server serves); got {model!r}")
         if api_key is not None and not isinstance(api_key, str):
@@ -255,7 +163,7 @@ class OpenAICompatible:
             "on_missing": "bound",
             "max_concurrency": 8,
             "timeout": 60.0,
-            "max_retries": 4,
+            "max_retries": None,
             "backoff": 0.5,
             "seed": None,
             "extra_body": None,
@@ -300,23 +208,23 @@ class OpenAICompatible:
         self.on_missing: str = opts["on_missing"]
         self.max_concurrency: int = _positive("max_concurrency", opts["max_concurrency"], integer=True)
         self.timeout: float = _positive("timeout", opts["timeout"])
-        self.max_retries: int = _positive("max_retries", opts["max_retries"], integer=True, zero_ok=True)
+        self.max_retries: int | None = (
+            None if opts["max_retries"] is None
+            else _positive("max_retries", opts["max_retries"], integer=True, zero_ok=True)
+        )
         self.backoff: float = _positive("backoff", opts["backoff"], zero_ok=True)
         self.seed: int | None = opts["seed"]
         self.extra_body: dict[str, Any] = dict(opts["extra_body"] or {})
         self.memo_size: int = _positive("memo_size", opts["memo_size"], integer=True, zero_ok=True)
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
 
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port
-        self._path = parts.path.rstrip("/")
         self.stats = EndpointStats()
+        self._transport = HTTPTransport(self.base_url, api_key=self._api_key, timeout=self.timeout,
+                                        max_retries=self.max_retries, backoff=self.backoff, stats=self.stats)
         self._setup_runtime()
 
     # -- runtime state (rebuilt after unpickling: a process executor ships the backend to workers) --------
     def _setup_runtime(self) -> None:
-        self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._memo: OrderedDict[tuple[str, str], Any] = OrderedDict()
@@ -324,7 +232,7 @@ class OpenAICompatible:
         self._warned_plain = False
 
     def __getstate__(self) -> dict[str, Any]:
-        drop = {"_local", "_pool", "_pool_lock", "_memo", "_memo_lock"}
+        drop = {"_pool", "_pool_lock", "_memo", "_memo_lock"}
         return {k: v for k, v in vars(self).items() if k not in drop}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -644,7 +552,10 @@ class OpenAICompatible:
             for k in todo:
                 found[k] = run(k)
         elif todo:
-            futures = {self._get_pool().submit(run, k): k for k in todo}
+            # each request runs in the caller's context (a copy per task): the transport reads from it whether
+            # a query runner retries the batch (spexjax.runs.runner.CALLER_RETRIES)
+            pool = self._get_pool()
+            futures = {pool.submit(contextvars.copy_context().run, run, k): k for k in todo}
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for fut in pending:
                 fut.cancel()  # fail fast; prompts already sent finish and stay memoised
@@ -672,107 +583,9 @@ class OpenAICompatible:
                 self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="spexjax-openai")
             return self._pool
 
-    # -- HTTP ----------------------------------------------------------------------------------------
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        """POST with per-request retries; returns the decoded JSON body of a 200 answer."""
-        url = f"{self.base_url}{path}"
-        payload = json.dumps(body).encode()
-        attempts = 1 + self.max_retries
-        last: _Retryable | None = None
-        for attempt in range(attempts):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1)
-                if last is not None and last.retry_after is not None:
-                    delay = max(delay, min(last.retry_after, _MAX_RETRY_AFTER))
-                self.stats.add(retries=1, wait_s=delay)
-                time.sleep(delay)
-            try:
-                return self._attempt(path, payload, url)
-            except _Retryable as err:
-                last = err
-                if err.timeout:
-                    self.stats.add(timeouts=1)
-        self.stats.add(failures=1)
-        tries = f"{attempts} attempts" if attempts > 1 else "1 attempt (max_retries=0)"
-        raise EndpointError(f"request to {url} failed after {tries}: {last}") from last
-
-    def _attempt(self, path: str, payload: bytes, url: str) -> Any:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        self.stats.add(requests=1)
-        try:
-            try:
-                conn, reused = self._connection()
-                conn.request("POST", self._path + path, body=payload, headers=headers)
-                resp = conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                if not reused:
-                    raise
-                # The server closed an idle keep-alive connection: resend once on a fresh one (not a retry).
-                self._drop_connection()
-                conn, _ = self._connection()
-                conn.request("POST", self._path + path, body=payload, headers=headers)
-                resp = conn.getresponse()
-            raw = resp.read()
-        except TimeoutError as err:
-            self._drop_connection()
-            self.stats.status("error")
-            raise _Retryable(f"no answer within timeout={self.timeout:g} s", timeout=True) from err
-        except (OSError, http.client.HTTPException) as err:
-            self._drop_connection()
-            self.stats.status("error")
-            raise _Retryable(f"connection error: {type(err).__name__}: {err}") from err
-        status = resp.status
-        self.stats.status(status)
-        if resp.will_close:
-            self._drop_connection()
-        if status == 200:
-            try:
-                data = json.loads(raw)
-            except ValueError as err:
-                raise EndpointError(
-                    f"the server at {url} answered 200 with a body that is not JSON: {raw[:200]!r}"
-                ) from err
-            self.stats.add(ok=1)
-            return data
-        message = _error_message(raw)
-        if status in _RETRY_STATUS:
-            raise _Retryable(f"HTTP {status}: {message}", retry_after=_retry_after(resp.getheader("Retry-After")))
-        if 300 <= status < 400:
-            raise EndpointError(
-                f"the server at {url} answered HTTP {status} (redirect to {resp.getheader('Location')!r}); "
-                "redirects are not followed (requests go only to base_url): fix base_url"
-            )
-        raise _HTTPStatusError(status, f"the server at {url} answered HTTP {status}: {message}")
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's keep-alive connection to base_url's host, and whether it was used before."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn, True
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=self.timeout)
-        self._local.conn = conn
-        conn.connect()
-        # Small request/response pairs: without TCP_NODELAY, Nagle + delayed ACK can add ~40 ms per request.
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, False
-
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-
-
-class _HTTPStatusError(EndpointError):
-    """A non-retryable HTTP status (4xx other than 408/409/425/429)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
+        """POST ``body`` to ``base_url + path`` (:meth:`HTTPTransport.post`: retried, counted); the JSON answer."""
+        return self._transport.post(path, body)
 
 def _echo_end(tokens: list[str], offsets: list[Any] | None, usage: Any, full: str, response: str) -> int:
     """How many of the echoed ``tokens`` are the text sent (``full``), the generated ones after it cut off.
@@ -816,26 +629,3 @@ def _response_start(tokens: list[str], offsets: list[Any] | None, start: int, fu
         if off + max(len(tok), 1) > start:
             return j if off < len(full) else None
     return None
-
-
-def _error_message(raw: bytes) -> str:
-    """The server's own error text when it sent the OpenAI error shape, else the start of the body."""
-    try:
-        data = json.loads(raw)
-        err = data.get("error") if isinstance(data, dict) else None
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-        if isinstance(err, str):
-            return err[:300]
-    except ValueError:
-        pass
-    return re.sub(r"\s+", " ", raw[:300].decode("utf-8", "replace")).strip() or "(empty body)"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to the exponential schedule

@@ -314,4 +314,5 @@ def with_meta(result: Any, *, feature_names: Sequence[str] | None = None, **meta
         queries=result.queries,
         feature_names=feature_names if feature_names is not None else result.feature_names,
         meta=merged,
+        run=getattr(result, "run", None),
     )

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from spexjax.report.content import INDEX_TITLES, Explanation, Term
+from spexjax.report.palette import INK, INK_ON_DARK, LOWERS_RGB, RAISES_RGB, css_rgb
 
 __all__ = ["page", "render"]
 
-POSITIVE = (202, 45, 48)  # raises the output
-NEGATIVE = (33, 102, 172)  # lowers it
+POSITIVE = RAISES_RGB  # raises the output (the palette's diverging scale)
+NEGATIVE = LOWERS_RGB  # lowers it
 
 
 def _esc(text: Any) -> str:
@@ -48,7 +49,7 @@ def color(value: float, vmax: float) -> str:
 
 def _ink(value: float, vmax: float) -> str:
     """Text colour that stays readable on :func:`color`."""
-    return "#fff" if vmax and abs(value) / vmax > 0.6 else "#1b1b1b"
+    return INK_ON_DARK if vmax and abs(value) / vmax > 0.6 else INK
 
 
 def _words(term: Term) -> str:
@@ -59,8 +60,8 @@ def _num(v: float) -> str:
     return f"{v:+.4g}"
 
 
-_CSS = """
-#ID{--pos:rgb(202,45,48);--neg:rgb(33,102,172);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+_CSS = f"\n#ID{{--pos:{css_rgb(RAISES_RGB)};--neg:{css_rgb(LOWERS_RGB)};" + """\
+font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
 "DejaVu Sans",sans-serif;color:#1b1b1b;background:#fff;max-width:1100px;margin:0 auto;padding:18px 22px}
 #ID *{box-sizing:border-box}
 #ID h1{font-size:21px;margin:0 0 2px}#ID h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;

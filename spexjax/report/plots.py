@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spexjax.report.content import INDEX_TITLES, explain
-from spexjax.report.html import NEGATIVE as NEG_RGB
-from spexjax.report.html import POSITIVE as POS_RGB
 from spexjax.report.lenses import grid_view, lens_of, with_grid
+from spexjax.report.palette import INK, LOWERS, RAISES
+from spexjax.report.palette import LOWERS_RGB as NEG_RGB
+from spexjax.report.palette import RAISES_RGB as POS_RGB
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 
     from spexjax.interactions import Interactions
 
-POSITIVE = "#d62728"  # raises the output
-NEGATIVE = "#1f77b4"  # lowers it
+POSITIVE = RAISES  # raises the output (the palette's mark colours)
+NEGATIVE = LOWERS  # lowers it
 
 
 def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -190,7 +191,7 @@ def plot_text(
         if unit is not None:
             v = float(first[unit])
             kw["bbox"] = {"boxstyle": "round,pad=0.25", "facecolor": cmap(norm(v)), "edgecolor": "none"}
-            kw["color"] = "white" if abs(v) / vmax > 0.6 else "#1b1b1b"
+            kw["color"] = "white" if abs(v) / vmax > 0.6 else INK
         fig.text(x / px_w + 0.004, y / height_px, chunk, fontsize=fontsize, va="center", ha="left", **kw)
     cax = fig.add_axes((0.3, 0.5 * fig.dpi / height_px, 0.4, 0.12 * fig.dpi / height_px))
     from matplotlib.cm import ScalarMappable

@@ -29,6 +29,7 @@ from spexjax.report.html import (
     page,
 )
 from spexjax.report.lenses import GridView, ImagePoint, ImageSet, ImageView
+from spexjax.report.palette import OTHER_CLASS, TEST_CLASS
 from spexjax.report.png import data_uri
 
 __all__ = ["render_grid", "render_images"]
@@ -51,11 +52,11 @@ _IMG_CSS = """
 #ID figure.pt figcaption{font-size:11px;line-height:1.25;color:#333;overflow-wrap:anywhere}
 #ID img.th{width:56px;height:56px;image-rendering:pixelated;display:block;margin:0 auto;border-radius:3px;
 border:3px solid #bbb;background:#000}
-#ID .t img.th,#ID img.th.t{border-color:#2e8b57}#ID .o img.th,#ID img.th.o{border-color:#b8860b}
+#ID .t img.th,#ID img.th.t{border-color:@TEST@}#ID .o img.th,#ID img.th.o{border-color:@OTHER@}
 #ID .noimg{width:56px;height:56px;margin:0 auto;border:2px dashed #bbb;border-radius:3px;font-size:11px;
 display:flex;align-items:center;justify-content:center;color:#777}
 #ID .test{display:flex;gap:16px;align-items:center}
-#ID .test img.big{width:132px;height:132px;image-rendering:pixelated;border-radius:4px;border:3px solid #2e8b57;
+#ID .test img.big{width:132px;height:132px;image-rendering:pixelated;border-radius:4px;border:3px solid @TEST@;
 background:#000}
 #ID .facts td:first-child{color:#555;padding-right:12px}
 #ID .set{border:1px solid #e5e5e5;border-radius:8px;padding:6px 8px;margin:0 0 8px;cursor:pointer}
@@ -69,7 +70,7 @@ background:#000}
 margin:0 0 12px;white-space:pre-line}
 #ID .key{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;color:#444;margin-top:6px}
 #ID .sw{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-2px;margin-right:4px}
-"""
+""".replace("@TEST@", TEST_CLASS).replace("@OTHER@", OTHER_CLASS)
 
 _IMG_JS = """
 (function(){var root=document.getElementById("ID");if(!root)return;var tip=root.querySelector(".tip"),
@@ -176,8 +177,8 @@ def _test_panel(v: ImageView) -> str:
     table = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in rows)
     return (f'<section class="card"><h2>The test image</h2><div class="test">{pic}'
             f'<table class="facts"><tbody>{table}</tbody></table></div>'
-            '<div class="key"><span><i class="sw" style="background:#2e8b57"></i>frame: the test image\'s class'
-            '</span><span><i class="sw" style="background:#b8860b"></i>another class</span>'
+            f'<div class="key"><span><i class="sw" style="background:{TEST_CLASS}"></i>frame: the test image\'s class'
+            f'</span><span><i class="sw" style="background:{OTHER_CLASS}"></i>another class</span>'
             '<span><i class="sw" style="background:var(--pos)"></i>raises the margin</span>'
             '<span><i class="sw" style="background:var(--neg)"></i>lowers it</span></div></section>')
 

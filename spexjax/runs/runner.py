@@ -14,11 +14,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
-from spexjax.errors import MaskError, ValueFunctionError
+from spexjax._checks import check_choice, check_int
+from spexjax.errors import ArgumentError, MaskError, ValueFunctionError
 from spexjax.runs.cache import QueryCache, mask_keys
 from spexjax.runs.executors import Executor, make_executor
 from spexjax.runs.progress import Progress
@@ -29,6 +31,12 @@ __all__ = ["QueryRunner"]
 log = logging.getLogger("spexjax.runs")
 
 _POLICIES = ("raise", "drop", "zero")
+
+#: While a runner calls the value function in its own thread (the inline executor), its ``max_retries``: a
+#: backend that retries its own requests (``OpenAICompatible`` with ``max_retries=None``) reads this and tries
+#: once when the runner will retry the batch anyway, so the two retry loops do not multiply. ``None`` outside a
+#: runner (and in executor threads and processes, which do not inherit it: there the backend keeps its own).
+CALLER_RETRIES: ContextVar[int | None] = ContextVar("spexjax_caller_retries", default=None)
 _EXECUTORS = ("inline", "thread", "process", "ray")
 # Rows materialised at once when a structured batch has to be turned into dense masks (bounded in bytes).
 _DENSE_CHUNK_BYTES = 1 << 27
@@ -181,16 +189,11 @@ class QueryRunner:
         Methods call this (through :func:`spexjax.runs.check_run_options`) before their first query, so a bad
         option never costs a paid query.
         """
-        if batch_size is not None:
-            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-                raise TypeError(f"batch_size must be a positive int or None; got {type(batch_size).__name__}")
-            if int(batch_size) < 1:
-                raise ValueError(f"batch_size must be a positive int or None; got {int(batch_size)}")
-            batch_size = int(batch_size)
-        if not isinstance(on_nonfinite, str) or on_nonfinite not in _POLICIES:
-            raise ValueError(f"on_nonfinite must be one of 'raise', 'drop', 'zero'; got {on_nonfinite!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, (int, np.integer)) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0; got {max_retries!r}")
+        batch_size = check_int("batch_size", batch_size, minimum=1, expected="a positive int or None", allow_none=True)
+        if not isinstance(on_nonfinite, str):
+            raise ArgumentError(f"on_nonfinite must be one of 'raise', 'drop', 'zero'; got {on_nonfinite!r}")
+        check_choice("on_nonfinite", on_nonfinite, _POLICIES, expected="one of 'raise', 'drop', 'zero'")
+        check_int("max_retries", max_retries, minimum=0)
         try:
             backoff = float(retry_backoff)
         except (TypeError, ValueError) as err:
@@ -479,6 +482,7 @@ class QueryRunner:
         """Run every batch through the executor; retry, check and commit each as its result arrives."""
         if not metas:
             return
+        token = CALLER_RETRIES.set(self.max_retries)
         results = self.executor.map_batches(fn, (make_payload(m) for m in metas))
         try:
             for meta, outcome in zip(metas, results, strict=True):
@@ -495,6 +499,7 @@ class QueryRunner:
             close = getattr(results, "close", None)
             if callable(close):
                 close()
+            CALLER_RETRIES.reset(token)
 
     def _retry(self, fn: Callable[[Any], Any], payload: Any, rows: np.ndarray, err: BaseException) -> Any:
         attempts = 1 + self.max_retries

@@ -435,6 +435,23 @@ def test_runner_batch_retry_does_not_repay_finished_prompts(openai_server):
     assert r.retries == 1 and openai_server.requests == 9  # 8 prompts + the one retried
 
 
+
+def test_default_retries_step_aside_for_a_retrying_runner(openai_server):
+    """max_retries=None: under a QueryRunner that retries batches, a failed request goes up at once (one retry
+    loop, not two multiplied), even from the backend's worker threads; called directly it retries itself."""
+    openai_server.fault_fn = lambda number, path, body: 500 if number == 5 else None
+    masks = np.random.default_rng(1).random((8, len(WORDS))) < 0.5
+    m = _model(openai_server, max_retries=None, max_concurrency=4)
+    r = QueryRunner(_Words(m), len(WORDS), max_retries=1, retry_backoff=0)
+    r.evaluate(masks)
+    assert r.retries == 1 and m.stats.retries == 0 and m.stats.failures == 1
+    assert openai_server.requests == 9  # 8 prompts + the one that failed once
+    # no retrying runner around it: the backend's own retries (4 by default)
+    openai_server.fault_fn = lambda number, path, body: 500 if number == 10 else None
+    m2 = _model(openai_server, max_retries=None)
+    m2.next_token_logprobs(["a fresh prompt"], ["True"])
+    assert m2.stats.retries == 1 and m2.stats.failures == 0
+
 # -- spex recovers the planted interaction ---------------------------------------------------------------
 def _check_top(result, server):
     (support, coeff), *_ = result.top(5, index="Moebius")
