@@ -26,6 +26,11 @@ budget is a prefix of a larger one) is evaluated once; each method's ``queries``
 
 Run:  nice python3 benchmarks/faithfulness.py            (the full study, see FULL below)
       python3 benchmarks/faithfulness.py --quick         (a few minutes)
+
+Issue 22's ``energy=`` side-by-side: ``--energies auto,holdout --proxy-keys 0,1,2`` also runs ProxySPEX at every
+budget of its sweep once per energy and key (same cache, so the same masks cost nothing twice) and stores the
+R^2s in each explicand's ``energy_cells`` (``--details`` file; ``benchmarks/energy_holdout.py`` tabulates them).
+The study's own cells are unchanged.
 """
 
 from __future__ import annotations
@@ -313,6 +318,23 @@ def explicand(task: str, name: str, vf: Any, bs: tuple[int, ...], args: argparse
         full = next(c for c in out["cells"] if c["b"] == b and c["method"] == "proxyspex")
         out["proxy_sweep"].append({"b": b, "spex_budget": budget, "spex_r2": spex_r2, "budget": budget,
                                    "r2": full["r2"]})
+    # energy= side by side (--energies / --proxy-keys): every sweep budget, every energy and key
+    if len(args.energies) > 1 or args.proxy_keys != [args.key]:
+        out["energy_cells"] = []
+        for b in bs:
+            plan = make_plan(n, None, 5, b=b)
+            budget = plan.groups * (plan.P + 1) * (1 << plan.b)
+            for frac in args.fractions:
+                m = budget if frac == 1 else max(16, int(budget * frac))
+                for energy in args.energies:
+                    for key in args.proxy_keys:
+                        res = run_method("proxyspex", vf, n, m, b, key, {**opts, "energy": energy})
+                        out["energy_cells"].append({"b": b, "budget": m, "fraction": frac, "energy": energy,
+                                                    "key": key, "r2": r2(y_test, res.predict(X_test)),
+                                                    "terms": len(res)})
+                print(f"  {task}/{name} n={n} energy side by side at {m} queries: " + ", ".join(
+                    f"{c['energy']}/{c['key']} {c['r2']:.3f}" for c in out["energy_cells"] if c["budget"] == m
+                    and c["b"] == b), flush=True)
     # removal curve at the largest budget
     masks, owners = [], []
     for method, res in largest.items():
@@ -527,7 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     ap.add_argument("--name", default="faithfulness", help="output file stem")
     ap.add_argument("--details", default=None, help="also write every explicand's cells to this JSON file")
+    ap.add_argument("--energies", default="auto",
+                    help="ProxySPEX energy= values run side by side over the sweep, e.g. auto,holdout")
+    ap.add_argument("--proxy-keys", default=None, help="keys of that side-by-side (default: --key), e.g. 0,1,2")
     args = ap.parse_args(argv)
+    args.energies = args.energies.split(",")
+    if bad := set(args.energies) - {"auto", "holdout"}:
+        ap.error(f"unknown energies {sorted(bad)}")
+    args.proxy_keys = [int(k) for k in args.proxy_keys.split(",")] if args.proxy_keys else [args.key]
     args.fractions = sorted({*(float(x) for x in args.proxy_fractions.split(",")), 1.0}) if args.proxy_fractions \
         else PROXY_FRACTIONS
 

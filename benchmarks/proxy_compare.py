@@ -14,7 +14,10 @@ Each cell runs keys 0..K-1 (masks, proxy seeds) and reports the mean R^2 with ev
 Seconds are whole ``proxyspex`` calls (queries of the cheap synthetic function, fit, readout, refine). The
 Fourier network's jitted training loops are compiled once per shape (samples, features), so its first key at a
 new sample count pays the compile: ``s`` is the mean over the later keys (warm), ``s_first`` the first key.
-Sections already in the output JSON and not re-run are kept.
+Sections already in the output JSON and not re-run are kept. ``--energies auto holdout`` runs every cell once per
+``energy=`` value (same keys, same masks); the non-default ones are stored as ``<proxy>@<energy>`` (issue 22's
+side-by-side, tabulated by ``benchmarks/energy_holdout.py``; only the LightGBM proxy records held-out rows, the
+others fall back to ``"auto"``, so run it with ``--proxies lightgbm``).
 """
 
 from __future__ import annotations
@@ -41,21 +44,34 @@ from spexjax.proxyspex import proxyspex, uniform_masks  # noqa: E402
 LABELS = {"lightgbm": "LightGBM", "fourier": "Fourier network", "neural": "MLP (neural)"}
 
 
-def cell(f, n, budget, degree, proxy, keys, xt, yt, samples=None):
-    r2s, secs, meta = [], [], None
+def cell(f, n, budget, degree, proxy, keys, xt, yt, samples=None, energy="auto"):
+    r2s, secs, meta, terms = [], [], None, []
     for key in range(keys):
         t = time.perf_counter()
         if samples is None:
-            r = proxyspex(f, n, budget=budget, max_degree=degree, key=key, proxy=proxy)
+            r = proxyspex(f, n, budget=budget, max_degree=degree, key=key, proxy=proxy, energy=energy)
         else:
-            r = proxyspex(f, n, budget=0, samples=samples, max_degree=degree, key=key, proxy=proxy)
+            r = proxyspex(f, n, budget=0, samples=samples, max_degree=degree, key=key, proxy=proxy, energy=energy)
         secs.append(time.perf_counter() - t)
         r2s.append(round(float(r2_score(yt, r.predict(xt))), 4))
         meta = r.meta
+        terms.append(meta["kept_terms"])
     warm = secs[1:] or secs
     return {"r2": round(float(np.mean(r2s)), 4), "r2_keys": r2s, "s": round(float(np.mean(warm)), 2),
             "s_first": round(secs[0], 2), "proxy_valid_r2": _round(meta["proxy"].get("valid_r2")),
-            "fit_s": round(meta["seconds"]["proxy_fit"], 2), "terms": meta["kept_terms"]}
+            "fit_s": round(meta["seconds"]["proxy_fit"], 2), "terms": meta["kept_terms"], "terms_keys": terms}
+
+
+def _cells(args, f, n, budget, degree, xt, yt, samples=None):
+    """``{label: cell}`` for every proxy and ``--energies`` value (the default energy under the proxy's name)."""
+    out = {}
+    for p in args.proxies:
+        if p == "neural" and budget > bench.NEURAL_MAX_BUDGET:
+            continue
+        for e in args.energies:
+            out[p if e == "auto" else f"{p}@{e}"] = cell(f, n, budget, degree, p, args.keys, xt, yt,
+                                                         samples=samples, energy=e)
+    return out
 
 
 def _round(v):
@@ -71,10 +87,7 @@ def hierarchical(args, out):
             yt = f(xt)
             for B in args.budgets:
                 row = {"fkey": fkey, "n": n, "budget": B}
-                for p in args.proxies:
-                    if p == "neural" and B > bench.NEURAL_MAX_BUDGET:
-                        continue
-                    row[p] = cell(f, n, B, 5, p, args.keys, xt, yt)
+                row.update(_cells(args, f, n, B, 5, xt, yt))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     out["hierarchical"] = rows
@@ -87,8 +100,7 @@ def parity(args, out):
         xt = uniform_masks(777, 4000, n)
         yt = f(xt)
         row = {"n": n, "budget": 10000}
-        for p in args.proxies:
-            row[p] = cell(f, n, 10000, 3, p, args.keys, xt, yt)
+        row.update(_cells(args, f, n, 10000, 3, xt, yt))
         rows.append(row)
         print(json.dumps(row), flush=True)
     out["fourier_10_terms_degree_3"] = rows
@@ -109,8 +121,7 @@ def real(args, out):
     rows = []
     for B in budgets:
         row = {"task": "review words (MiniLM)", "n": f.n, "samples": B}
-        for p in args.proxies:
-            row[p] = cell(f, f.n, 0, 4, p, args.keys, xt, yt, samples=(x[:B], y[:B]))
+        row.update(_cells(args, f, f.n, 0, 4, xt, yt, samples=(x[:B], y[:B])))
         rows.append(row)
         print(json.dumps(row), flush=True)
     out["real"] = rows
@@ -185,6 +196,8 @@ def main() -> None:
     ap.add_argument("--real-budgets", type=int, nargs="+", default=[150, 300, 600, 1000])
     ap.add_argument("--function-keys", type=int, nargs="+", default=[11, 13])
     ap.add_argument("--keys", type=int, default=2)
+    ap.add_argument("--energies", nargs="+", default=["auto"], choices=("auto", "holdout"),
+                    help="energy= values run side by side on the same keys (non-default ones as <proxy>@<energy>)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "proxy_compare.json"))
     ap.add_argument("--md-from", default=None)
     args = ap.parse_args()
@@ -195,7 +208,7 @@ def main() -> None:
     warnings.simplefilter("ignore", RuntimeWarning)
     out = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
     out.update({"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "git": bench._git_rev(), "keys": args.keys,
-                "proxies": args.proxies, "load_before": loadavg()})
+                "proxies": args.proxies, "energies": args.energies, "argv": sys.argv[1:], "load_before": loadavg()})
     fw = sjt.random_sparse_fourier(32, 3, 2, key=0)  # warm-up: imports, LightGBM, small JIT
     for p in args.proxies:
         proxyspex(fw, 32, budget=500, max_degree=2, key=0, proxy=p)

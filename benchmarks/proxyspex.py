@@ -7,6 +7,11 @@ references', to N threads; by default each library uses its own defaults):
     PYTHONPATH=. /opt/py312/bin/python benchmarks/proxyspex.py [--quick] [--no-reference] [--only fourier]
     PYTHONPATH=. /opt/py312/bin/python benchmarks/proxyspex.py --md-from benchmarks/results/proxyspex.json
 
+``--energies auto holdout`` runs every spexjax ProxySPEX (LightGBM) cell once per ``energy=`` value, same keys
+and masks, stored beside the default as ``proxyspex_lgbm@holdout`` / ``spexjax_lgbm@holdout`` (issue 22's
+side-by-side; ``benchmarks/energy_holdout.py`` tabulates it); ``--methods`` restricts the methods run and
+``--fourier-keys`` runs the Fourier table's spexjax ProxySPEX over several keys (its run-to-run spread).
+
 Writes the JSON (``--out``) and a Markdown report next to it (same name, ``.md``): the Fourier table with speed
 ratios against the faster reference, the R^2-vs-queries tables of the hierarchical functions, and for each
 SPEX budget the smallest ProxySPEX budget reaching SPEX's R^2 (within ``TOL``) with the ratio of queries.
@@ -56,9 +61,9 @@ def run_spex_strict(f, n, budget, degree, key=0):
     return run_spex(f, n, budget, degree, peeling="strict", key=key)
 
 
-def run_proxy(f, n, budget, degree, proxy, key=0):
+def run_proxy(f, n, budget, degree, proxy, key=0, energy="auto"):
     t = time.perf_counter()
-    r = proxyspex(f, n, budget=budget, max_degree=degree, key=key, proxy=proxy)
+    r = proxyspex(f, n, budget=budget, max_degree=degree, key=key, proxy=proxy, energy=energy)
     return r, time.perf_counter() - t
 
 
@@ -109,6 +114,25 @@ HIER_METHODS = (("spex", "SPEX"), ("spex_strict", "SPEX, strict peeling (papers'
                 ("proxyspex_neural", "ProxySPEX (neural)"), ("shapiq_proxyspex", "shapiq ProxySPEX"))
 
 
+def _with_energies(runs, args, energy_methods):
+    """``runs`` (name, fn, extra, kwargs) plus, for each ``--energies`` value other than the default, a copy of
+    the spexjax ProxySPEX (LightGBM) runs named ``name@energy`` (same keys, so the same masks)."""
+    out = [r for r in runs if r[0] in args.methods]
+    for e in args.energies:
+        if e != "auto":
+            out += [(f"{name}@{e}", fn, extra, {**kw, "energy": e})
+                    for name, fn, extra, kw in runs if name in energy_methods and name in args.methods]
+    return out
+
+
+def _hier_runs(args):
+    return _with_energies([("spex", run_spex, (), {}),
+                           ("spex_strict", run_spex_strict, (), {}),
+                           ("proxyspex_lgbm", run_proxy, ("lightgbm",), {}),
+                           ("proxyspex_neural", run_proxy, ("neural",), {}),
+                           ("shapiq_proxyspex", run_shapiq, (), {})], args, ("proxyspex_lgbm",))
+
+
 def hierarchical(args, out):
     rows = []
     if args.quick:
@@ -122,11 +146,7 @@ def hierarchical(args, out):
         yt = f(xt)
         for B in budgets:
             row = {"fkey": fkey, "n": n, "budget": B}
-            for name, fn, extra in (("spex", run_spex, ()),
-                                    ("spex_strict", run_spex_strict, ()),
-                                    ("proxyspex_lgbm", run_proxy, ("lightgbm",)),
-                                    ("proxyspex_neural", run_proxy, ("neural",)),
-                                    ("shapiq_proxyspex", run_shapiq, ())):
+            for name, fn, extra, kw in _hier_runs(args):
                 if name.startswith("shapiq") and (args.no_reference or B not in ref_b):
                     continue
                 if name.startswith("spex") and B not in spex_b and B >= min(spex_b):
@@ -142,14 +162,15 @@ def hierarchical(args, out):
                     else:
                         # several keys (masks, hashes): SPEX is credited with its best key, ProxySPEX with its
                         # worst, so the "fewer queries" ratios are not one lucky draw
-                        r2s, secs = [], []
+                        r2s, secs, terms = [], [], []
                         for key in range(args.keys):
-                            r, dt = fn(f, n, B, 5, *extra, key=key)
+                            r, dt = fn(f, n, B, 5, *extra, key=key, **kw)
                             r2s.append(round(r2_of(r, f, xt, yt), 4))
                             secs.append(dt)
+                            terms.append(len(r))
                         pick = max if name.startswith("spex") else min
                         row[name] = {"r2": pick(r2s), "r2_keys": r2s, "s": round(float(np.mean(secs)), 2),
-                                     "queries": r.queries}
+                                     "queries": r.queries, "terms_keys": terms}
                 except BudgetError as e:
                     row[name] = {"error": str(e).split(":")[0], "min_budget": _min_budget(str(e))}
                 except Exception as e:  # noqa: BLE001 - a failing reference is a result too
@@ -168,18 +189,29 @@ def fourier_table(args, out):
         xt = uniform_masks(777, 4000, n)
         yt = f(xt)
         row = {"n": n, "budget": 10000}
-        runs = [("spexjax_lgbm", run_proxy, ("lightgbm",)), ("spexjax_neural", run_proxy, ("neural",)),
-                ("spexjax_spex", run_spex, ())]
+        runs = [("spexjax_lgbm", run_proxy, ("lightgbm",), {}), ("spexjax_neural", run_proxy, ("neural",), {}),
+                ("spexjax_spex", run_spex, (), {})]
         if not args.no_reference:
-            runs.append(("shapiq_proxyspex", run_shapiq, ()))
+            runs.append(("shapiq_proxyspex", run_shapiq, (), {}))
             if n == 32 and not args.no_spectralexplain:
-                runs.append(("spectralexplain_proxyspex", run_spectralexplain, ()))
-        for name, fn, extra in runs:
+                runs.append(("spectralexplain_proxyspex", run_spectralexplain, (), {}))
+        for name, fn, extra, kw in _with_energies(runs, args, ("spexjax_lgbm",)):
             try:
-                r, dt = fn(f, n, 10000, 3, *extra)
-                row[name] = {"r2": round(r2_of(r, f, xt, yt), 4), "s": round(dt, 2)}
-                if name == "spexjax_lgbm":
+                if name.startswith("spexjax_lgbm") and args.fourier_keys > 1:
+                    # several keys: the cell's R^2 is the mean, every key's value is kept (run-to-run spread)
+                    r2s, secs = [], []
+                    for key in range(args.fourier_keys):
+                        r, dt = fn(f, n, 10000, 3, *extra, key=key, **kw)
+                        r2s.append(round(r2_of(r, f, xt, yt), 4))
+                        secs.append(dt)
+                    row[name] = {"r2": round(float(np.mean(r2s)), 4), "r2_keys": r2s,
+                                 "s": round(float(np.mean(secs)), 2)}
+                else:
+                    r, dt = fn(f, n, 10000, 3, *extra, **kw)
+                    row[name] = {"r2": round(r2_of(r, f, xt, yt), 4), "s": round(dt, 2)}
+                if name.startswith("spexjax_lgbm"):
                     row[name]["proxy_valid_r2"] = round(float(r.meta["proxy"].get("valid_r2", float("nan"))), 4)
+                    row[name]["terms"] = r.meta["kept_terms"]
             except Exception as e:  # noqa: BLE001 - a failing reference is a result too
                 row[name] = {"error": f"{type(e).__name__}: {str(e)[:120]}"}
         rows.append(row)
@@ -356,6 +388,12 @@ def main() -> None:
     ap.add_argument("--no-spectralexplain", action="store_true", help="skip spectralexplain at n=32 (slow)")
     ap.add_argument("--md-from", default=None, help="only write the Markdown report of an existing JSON")
     ap.add_argument("--only", choices=("hierarchical", "fourier"), default=None)
+    ap.add_argument("--energies", nargs="+", default=["auto"], choices=("auto", "holdout"),
+                    help="energy= values of spexjax's ProxySPEX (LightGBM), run side by side on the same keys")
+    ap.add_argument("--methods", nargs="+", default=[k for k, _ in HIER_METHODS] + [
+        "spexjax_lgbm", "spexjax_neural", "spexjax_spex", "shapiq_proxyspex", "spectralexplain_proxyspex"],
+                    help="run only these methods (hierarchical and Fourier names)")
+    ap.add_argument("--fourier-keys", type=int, default=1, help="keys of spexjax's ProxySPEX in the Fourier table")
     ap.add_argument("--out", default="benchmarks/results/proxyspex.json")
     args = ap.parse_args()
     if args.md_from:
@@ -371,6 +409,7 @@ def main() -> None:
     out = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "python": sys.version.split()[0],
            "jax": jax.__version__, "platform": platform.platform(), "cpus": os.cpu_count(),
            "threads": os.environ.get("OMP_NUM_THREADS"), "git": _git_rev(), "keys": args.keys,
+           "energies": args.energies, "fourier_keys": args.fourier_keys, "argv": sys.argv[1:],
            "load_before": [round(v, 2) for v in os.getloadavg()]}
     try:
         import lightgbm
