@@ -42,6 +42,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from spexjax._checks import is_int
+from spexjax.errors import ArgumentError, ArgumentTypeError
+
 Support = tuple[int, ...]
 
 INDICES: tuple[str, ...] = ("Fourier", "Moebius", "SII", "BII", "k-SII", "STII", "FSII", "FBII", "SV", "BV")
@@ -65,13 +68,13 @@ def check_order(order: int | None, index: str, *, name: str = "order") -> int | 
     """``None`` or a non-negative int (``>= 1`` for the Shapley/Banzhaf family)."""
     if order is None:
         return None
-    if isinstance(order, bool) or not isinstance(order, int | np.integer):
-        raise TypeError(f"{name} must be an int or None; got {type(order).__name__}")
+    if not is_int(order):
+        raise ArgumentTypeError(f"{name} must be an int or None; got {type(order).__name__}")
     order = int(order)
     if order < 0:
-        raise ValueError(f"{name} must be >= 0; got {order}")
+        raise ArgumentError(f"{name} must be >= 0; got {order}")
     if order == 0 and index not in ("Fourier", "Moebius"):
-        raise ValueError(f"{name} must be >= 1 for index {index!r}; got 0")
+        raise ArgumentError(f"{name} must be >= 1 for index {index!r}; got 0")
     return order
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._checks import check_feature_names
+from spexjax._checks import check_feature_names, is_int
 from spexjax._version import __version__
+from spexjax.errors import ArgumentError, ArgumentTypeError
 from spexjax.indices import (
     check_index,
     check_order,
@@ -281,10 +282,10 @@ class Interactions:
         by support (lexicographic), so the order is deterministic. With ``names=True`` supports come back
         as feature-name tuples, e.g. ``(("not", "bad"), 1.3)``.
         """
-        if isinstance(k, bool) or not isinstance(k, int | np.integer):
-            raise TypeError(f"k must be an int; got {type(k).__name__}")
+        if not is_int(k):
+            raise ArgumentTypeError(f"k must be an int; got {type(k).__name__}")
         if k < 0:
-            raise ValueError(f"k must be >= 0; got {k}")
+            raise ArgumentError(f"k must be >= 0; got {k}")
         vals = self.index(index, order, min_order=min_order)
         items = sorted(vals.items(), key=lambda kv: (-abs(kv[1]), len(kv[0]), kv[0]))[: int(k)]
         if names:

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from spexjax._checks import check_finite
-from spexjax.errors import SpexError
+from spexjax._checks import check_finite, is_int
+from spexjax.errors import ArgumentError, ArgumentTypeError, SpexError
 
 __all__ = [
     "ApproximateOptimumWarning",
@@ -68,11 +68,11 @@ class SubsetOptimum:
 
 
 def _check_size(size: Any, n: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, int | np.integer):
-        raise TypeError(f"size must be an int in [0, n={n}]; got {type(size).__name__} {size!r}")
+    if not is_int(size):
+        raise ArgumentTypeError(f"size must be an int in [0, n={n}]; got {type(size).__name__} {size!r}")
     size = int(size)
     if not 0 <= size <= n:
-        raise SpexError(f"size must be in [0, n={n}] (how many features to keep); got {size}")
+        raise ArgumentError(f"size must be in [0, n={n}] (how many features to keep); got {size}")
     return size
 
 
