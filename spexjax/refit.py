@@ -45,7 +45,7 @@ def _ridge_path(X: Any, y: Any, alphas: Any, xp: Any = np, gram: Any = None) -> 
     The Gram matrix of the smaller side (``X'X`` when ``m >= K``, else ``XX'``) is diagonalised once; every
     alpha then costs matrix products only (hat-matrix diagonal included), never a new factorisation.
     ``gram`` (``X'X``, used when ``m >= K``) may be passed by a caller that grows ``X`` column by column
-    and keeps its Gram matrix up to date (:func:`spexjax.proxyspex._choose_terms`), saving the ``m K^2``
+    and keeps its Gram matrix up to date (:func:`spexjax.term_selection._choose_terms`), saving the ``m K^2``
     product. ``xp`` is ``numpy`` (default) or ``jax.numpy``.
     """
     m, K = X.shape
