@@ -10,7 +10,8 @@ Retries: a request is retried with exponential backoff on 408/409/425/429/5xx, t
 connections, honouring ``Retry-After`` (at most 60 s); everything is counted in :class:`EndpointStats`. With
 ``max_retries=None`` (the backend's default) the count depends on the caller: inside a
 :class:`~spexjax.runs.QueryRunner` that retries failed batches itself (its ``max_retries > 0``, read from
-:data:`spexjax.runs.runner.CALLER_RETRIES` while it calls the value function in its own thread), a request is
+:data:`spexjax.runs.runner.CALLER_RETRIES` while it calls the value function inline or in its thread
+executor), a request is
 tried once and a failure goes up to the runner, whose retry pays only the prompts that had not finished (the
 backend memoises answers); elsewhere :data:`DEFAULT_RETRIES` retries. Before, both retried and the attempts
 multiplied (5 per request x 3 per batch). An explicit ``max_retries`` is always obeyed.

@@ -8,6 +8,7 @@ At most ``window`` batches are in flight, so a killed run loses at most that man
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import pickle
@@ -111,7 +112,9 @@ class ThreadExecutor:
 
     def map_batches(self, fn: Callable[[Any], Any], batches: Iterable[Any]) -> Iterator[Outcome]:
         return _windowed(
-            lambda b: self._pool.submit(fn, b), lambda f: f.result(), lambda f: f.cancel(), batches, self.window
+            # each batch runs in a copy of the submitting thread's context (the runner's CALLER_RETRIES)
+            lambda b: self._pool.submit(contextvars.copy_context().run, fn, b), lambda f: f.result(),
+            lambda f: f.cancel(), batches, self.window
         )
 
     def close(self) -> None:

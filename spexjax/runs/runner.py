@@ -32,10 +32,11 @@ log = logging.getLogger("spexjax.runs")
 
 _POLICIES = ("raise", "drop", "zero")
 
-#: While a runner calls the value function in its own thread (the inline executor), its ``max_retries``: a
-#: backend that retries its own requests (``OpenAICompatible`` with ``max_retries=None``) reads this and tries
-#: once when the runner will retry the batch anyway, so the two retry loops do not multiply. ``None`` outside a
-#: runner (and in executor threads and processes, which do not inherit it: there the backend keeps its own).
+#: While a runner calls the value function (inline, or in the thread executor's workers, which run each batch in
+#: a copy of the runner's context), its ``max_retries``: a backend that retries its own requests
+#: (``OpenAICompatible`` with ``max_retries=None``) reads this and tries once when the runner will retry the
+#: batch anyway, so the two retry loops do not multiply. ``None`` outside a runner and in process/Ray workers
+#: (which do not inherit it: there the backend keeps its own retries).
 CALLER_RETRIES: ContextVar[int | None] = ContextVar("spexjax_caller_retries", default=None)
 _EXECUTORS = ("inline", "thread", "process", "ray")
 # Rows materialised at once when a structured batch has to be turned into dense masks (bounded in bytes).
