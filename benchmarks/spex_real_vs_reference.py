@@ -242,18 +242,68 @@ def explicands(cell: str, count: int) -> list[tuple[str, Any]]:
     return F.TASKS[task](lo, hi, min(count, default) if task == "heads" else count)
 
 
-def run_row(cell: str, name: str, vf: Any, b: int, args, cache_dir: Path) -> dict:
-    import spexjax
+_ENGINE: str | None = None
+
+
+# the modules whose code decides spexjax's results here (the query runner and caches do not change a value)
+ENGINE_PATHS = ("spexjax/spex.py", "spexjax/proxyspex.py", "spexjax/proxies", "spexjax/refit.py",
+                "spexjax/kernels", "spexjax/plans.py", "spexjax/indices.py")
+
+
+def engine_version() -> str:
+    """The spexjax engine this process imported: the last commit touching :data:`ENGINE_PATHS` when it
+    started (``+dirty`` if they had uncommitted edits then). Each spexjax result records it, so a table
+    that mixes rows from several runs says which engine produced each column."""
+    global _ENGINE
+    if _ENGINE is None:
+        def git(*a):
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+        _ENGINE = (git("log", "-1", "--format=%h", "--", *ENGINE_PATHS)
+                   + ("+dirty" if git("status", "--porcelain", "--", *ENGINE_PATHS) else ""))
+    return _ENGINE
+
+
+def _row_setup(cell: str, name: str, vf: Any, b: int, cache_dir: Path):
     from spexjax.plans import make_plan
-    from spexjax.runs import QueryRunner
 
     n = int(vf.n)
     plan = make_plan(n, None, MAX_ORDER, b=b)
-    budget = plan.structured_queries
     fp = f"spex_real|{cell}|{name}|{vf.fingerprint() or name}"
     db = str(cache_dir / f"{cell}-{name}-{n}.sqlite")
     opts = {"cache": db, "fingerprint": fp, "progress": False}
     X_test = np.random.default_rng(HELDOUT_SEED).random((HELDOUT, n)) < 0.5
+    return n, plan, opts, X_test
+
+
+def run_ours(cell: str, name: str, vf: Any, n: int, budget: int, b: int, method: str, opts: dict,
+             X_test: np.ndarray, y_test: np.ndarray) -> dict:
+    """One spexjax method on one row (every value-function row is paid, or found cached, before timing)."""
+    import spexjax
+
+    kw = {"dense": False} if method == "spexjax_spex_nodense" else {}
+    fn = spexjax.proxyspex if method == "spexjax_proxyspex" else spexjax.spex
+    fn(vf, n, budget=budget, key=0, **kw, **opts)  # pays (or finds cached) every row; timed below
+    t0 = time.perf_counter()
+    res = fn(vf, n, budget=budget, key=0, **kw, **opts)
+    sec = time.perf_counter() - t0
+    rec = {"r2": r2(y_test, res.predict(X_test)), "seconds": round(sec, 3), "terms": len(res),
+           "queries": int(res.queries), "engine": engine_version()}
+    if method.startswith("spexjax_spex"):
+        rec["dense"] = res.meta.get("dense")
+        rec["residual_energy_fraction"] = res.meta.get("residual_energy_fraction")
+    else:
+        rec["proxy"] = {k: res.meta.get("proxy", {}).get(k) for k in ("valid_r2", "trees", "params")}
+    print(f"  {cell}/{name} n={n} b={b} {method:26s} R2={rec['r2']:.3f} terms={rec['terms']} {sec:.1f}s",
+          flush=True)
+    return rec
+
+
+def run_row(cell: str, name: str, vf: Any, b: int, args, cache_dir: Path) -> dict:
+    from spexjax.runs import QueryRunner
+
+    n, plan, opts, X_test = _row_setup(cell, name, vf, b, cache_dir)
+    budget = plan.structured_queries
     row: dict[str, Any] = {"cell": cell, "explicand": name, "n": n, "b": b, "budget": budget,
                            "plan": {"b": plan.b, "t": plan.t, "groups": plan.groups, "P": plan.P}, "methods": {}}
     t0 = time.perf_counter()
@@ -261,20 +311,7 @@ def run_row(cell: str, name: str, vf: Any, b: int, args, cache_dir: Path) -> dic
         y_test = np.asarray(runner.evaluate(X_test), np.float64)
     row["heldout_seconds"] = round(time.perf_counter() - t0, 1)
     for method in OURS:
-        kw = {"dense": False} if method == "spexjax_spex_nodense" else {}
-        fn = spexjax.proxyspex if method == "spexjax_proxyspex" else spexjax.spex
-        fn(vf, n, budget=budget, key=0, **kw, **opts)  # pays (or finds cached) every row; timed below
-        t0 = time.perf_counter()
-        res = fn(vf, n, budget=budget, key=0, **kw, **opts)
-        sec = time.perf_counter() - t0
-        rec = {"r2": r2(y_test, res.predict(X_test)), "seconds": round(sec, 3), "terms": len(res),
-               "queries": int(res.queries)}
-        if method.startswith("spexjax_spex"):
-            rec["dense"] = res.meta.get("dense")
-            rec["residual_energy_fraction"] = res.meta.get("residual_energy_fraction")
-        row["methods"][method] = rec
-        print(f"  {cell}/{name} n={n} b={b} {method:26s} R2={rec['r2']:.3f} terms={rec['terms']} {sec:.1f}s",
-              flush=True)
+        row["methods"][method] = run_ours(cell, name, vf, n, budget, b, method, opts, X_test, y_test)
     if not args.no_reference:
         with QueryRunner(vf, n, **opts) as runner:
             refs = run_references(args.python312, n, budget, X_test, runner, REF_METHODS, args.ref_timeout)
@@ -308,6 +345,9 @@ def summarise(rows: list[dict]) -> list[dict]:
             ok = [v for v in vals if v is not None]
             s[m] = {"r2": float(np.mean(ok)) if len(ok) == len(rs) else None, "done": len(ok),
                     "seconds": float(np.mean(secs)) if secs else None}
+            if m in OURS:  # rows from before the per-method stamp carry the repository's describe only
+                s[m]["engine"] = sorted({r["methods"].get(m, {}).get("engine") or f"repo {r.get('git', '?')}"
+                                         for r in rs})
         for ours, refs in (("spexjax_spex", ("shapiq_spex", "spectralexplain_spex")),
                            ("spexjax_proxyspex", ("shapiq_proxyspex", "spectralexplain_proxyspex"))):
             best = [s[m]["r2"] for m in refs if s[m]["r2"] is not None]
@@ -333,10 +373,13 @@ def markdown(doc: dict) -> str:
          "`spexjax spex (dense off)` is the engine before the dense-function path (`spex(..., dense=False)`: "
          "same design, same rows). Seconds: spexjax on cached rows (algorithm time), references minus the time "
          "they waited for values. ok = spexjax ≥ the better reference − 0.01.", "",
+         "Engine: the commit of spexjax's engine modules each spexjax column ran with (`+dirty`: with "
+         "uncommitted edits in them; `repo X`: rows from before the per-method stamp, `git describe` of the "
+         "repository when the row was written).", "",
          "| cell | b | budget | n | explicands | spexjax spex | (dense off) | shapiq SPEX | spectralexplain SPEX | ok "
          "| spexjax ProxySPEX | shapiq ProxySPEX | spectralexplain ProxySPEX | ok | s: spexjax spex / shapiq SPEX "
-         "/ spexjax proxy / shapiq proxy |",
-         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+         "/ spexjax proxy / shapiq proxy | engine: spex / ProxySPEX |",
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     def ok(s, k):
         return {True: "yes", False: "**no**", None: "-"}[s[k]]
 
@@ -349,7 +392,9 @@ def markdown(doc: dict) -> str:
                  f"{s['explicands']} | {f(s['spexjax_spex']['r2'])} | {f(s['spexjax_spex_nodense']['r2'])} | "
                  f"{f(s['shapiq_spex']['r2'])} | {f(s['spectralexplain_spex']['r2'])} | {ok(s, 'spexjax_spex_ok')} | "
                  f"{f(s['spexjax_proxyspex']['r2'])} | {f(s['shapiq_proxyspex']['r2'])} | "
-                 f"{f(s['spectralexplain_proxyspex']['r2'])} | {ok(s, 'spexjax_proxyspex_ok')} | {sec} |")
+                 f"{f(s['spectralexplain_proxyspex']['r2'])} | {ok(s, 'spexjax_proxyspex_ok')} | {sec} | "
+                 f"{', '.join(s['spexjax_spex'].get('engine', []))} / "
+                 f"{', '.join(s['spexjax_proxyspex'].get('engine', []))} |")
     L += ["", "## Per explicand", "",
           "| cell | explicand | n | b | " + " | ".join(OURS + REF_METHODS) + " |",
           "| --- | --- | --- | --- | " + " | ".join("---" for _ in OURS + REF_METHODS) + " |"]
@@ -365,6 +410,31 @@ def markdown(doc: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def _key(row: dict) -> tuple[str, str, int]:
+    return (row["cell"], row["explicand"], int(row["b"]))
+
+
+def update_doc(out: Path, change) -> dict:
+    """Read the JSON, apply ``change(doc)``, write JSON + Markdown, all under an exclusive lock.
+
+    Rows are merged by (cell, explicand, b) on the document as it is on disk *now*, so a ``--rerun`` of
+    spexjax's methods and a long run adding rows can share the file without one overwriting the other.
+    """
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(out) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = json.loads(out.read_text()) if out.exists() else None
+        doc = change(doc)
+        doc["summary"] = summarise(doc["rows"])
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, out)
+        out.with_suffix(".md").write_text(markdown(doc))
+    return doc
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ref-worker", action="store_true", help=argparse.SUPPRESS)
@@ -377,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", default=os.path.expanduser("~/.cache/spexjax/spex_real_vs_reference"))
     ap.add_argument("--out", default=str(RESULTS / "spex_real_vs_reference.json"))
     ap.add_argument("--not-run", nargs="*", default=None, help="lines for the Markdown's 'Not run' section")
+    ap.add_argument("--rerun", nargs="+", default=None, choices=list(OURS),
+                    help="recompute these spexjax methods on the rows already done (of --only / --b) with the "
+                         "engine checked out now, from the cached values (no new value-function rows), and "
+                         "add no new rows")
     ap.add_argument("--markdown-only", action="store_true")
     args = ap.parse_args(argv)
     if args.ref_worker:
@@ -387,43 +461,75 @@ def main(argv: list[str] | None = None) -> int:
     import _common
 
     out = Path(args.out)
-    doc = json.loads(out.read_text()) if out.exists() else {
-        "command": "python3 benchmarks/spex_real_vs_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "date": _common.now_iso(), "machine": _common.cpu_info(), "load_start": _common.loadavg(), "rows": [],
-        "versions": _common.versions("jax", "numpy", "spexjax")}
-    if args.not_run is not None:
-        doc["not_run"] = args.not_run
-    if not args.markdown_only:
-        if args.python312 is None:
-            found = sorted(glob.glob(os.path.join(
-                subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() or "/",
-                "versions", "3.12*", "bin", "python3.12")))
-            if not found and not args.no_reference:
-                raise SystemExit("no Python 3.12 found for the references; pass --python312 or --no-reference")
-            args.python312 = found[0] if found else None
-        doc.setdefault("commands", []).append(
-            "python3 benchmarks/spex_real_vs_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv))
-        cache_dir = Path(args.cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        done = {(r["cell"], r["explicand"], r["b"]) for r in doc["rows"]}
-        for b in args.b:
-            for cell in args.only:
-                for name, vf in explicands(cell, args.explicands):
-                    if (cell, name, b) in done:
+    command = "python3 benchmarks/spex_real_vs_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    def start(doc):
+        doc = doc or {"command": command, "date": _common.now_iso(), "machine": _common.cpu_info(),
+                      "load_start": _common.loadavg(), "rows": [],
+                      "versions": _common.versions("jax", "numpy", "spexjax")}
+        if args.not_run is not None:
+            doc["not_run"] = args.not_run
+        if not args.markdown_only:
+            doc.setdefault("commands", []).append(command)
+        return doc
+
+    doc = update_doc(out, start)
+    if args.markdown_only:
+        print("wrote", out, "and", out.with_suffix(".md"))
+        return 0
+    engine_version()  # the engine as imported now, before anyone edits the tree under this run
+    cache_dir = Path(args.cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if args.rerun:
+        from spexjax.runs import QueryRunner
+
+        for cell in args.only:
+            rows = {_key(r): r for r in doc["rows"] if r["cell"] == cell and int(r["b"]) in args.b}
+            if not rows:
+                continue
+            for name, vf in explicands(cell, args.explicands):
+                for b in args.b:
+                    if (cell, name, b) not in rows:
                         continue
-                    row = run_row(cell, name, vf, b, args, cache_dir)
-                    row["load"] = _common.loadavg()
-                    row["git"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                                                capture_output=True, text=True).stdout.strip()
-                    doc["rows"].append(row)
-                    doc["updated"], doc["load_end"] = _common.now_iso(), _common.loadavg()
-                    doc["summary"] = summarise(doc["rows"])
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_text(json.dumps(doc, indent=1) + "\n")
-                    out.with_suffix(".md").write_text(markdown(doc))
-    doc["summary"] = summarise(doc["rows"])
-    out.write_text(json.dumps(doc, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(doc))
+                    n, plan, opts, X_test = _row_setup(cell, name, vf, b, cache_dir)
+                    with QueryRunner(vf, n, **opts) as runner:
+                        y_test = np.asarray(runner.evaluate(X_test), np.float64)
+                    recs = {m: run_ours(cell, name, vf, n, plan.structured_queries, b, m, opts, X_test, y_test)
+                            for m in args.rerun}
+
+                    def put(d, key=(cell, name, b), recs=recs):
+                        for r in d["rows"]:
+                            if _key(r) == key:
+                                r["methods"].update(recs)
+                        d["updated"] = _common.now_iso()
+                        return d
+
+                    update_doc(out, put)
+        print("wrote", out, "and", out.with_suffix(".md"))
+        return 0
+    if args.python312 is None:
+        found = sorted(glob.glob(os.path.join(
+            subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() or "/",
+            "versions", "3.12*", "bin", "python3.12")))
+        if not found and not args.no_reference:
+            raise SystemExit("no Python 3.12 found for the references; pass --python312 or --no-reference")
+        args.python312 = found[0] if found else None
+    for b in args.b:
+        for cell in args.only:
+            for name, vf in explicands(cell, args.explicands):
+                if (cell, name, b) in {_key(r) for r in json.loads(out.read_text())["rows"]}:
+                    continue
+                row = run_row(cell, name, vf, b, args, cache_dir)
+                row["load"] = _common.loadavg()
+                row["git"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                                            capture_output=True, text=True).stdout.strip()
+
+                def add(d, row=row):
+                    d["rows"] = [r for r in d["rows"] if _key(r) != _key(row)] + [row]
+                    d["updated"], d["load_end"] = _common.now_iso(), _common.loadavg()
+                    return d
+
+                update_doc(out, add)
     print("wrote", out, "and", out.with_suffix(".md"))
     return 0
 
