@@ -247,7 +247,7 @@ _ENGINE: str | None = None
 
 # the modules whose code decides spexjax's results here (the query runner and caches do not change a value)
 ENGINE_PATHS = ("spexjax/spex.py", "spexjax/proxyspex.py", "spexjax/proxies", "spexjax/refit.py",
-                "spexjax/kernels", "spexjax/plans.py", "spexjax/indices.py")
+                "spexjax/kernels", "spexjax/plans.py", "spexjax/indices.py", "spexjax/term_selection.py")
 
 
 def engine_version() -> str:
