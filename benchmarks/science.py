@@ -617,8 +617,8 @@ def interval(v: np.ndarray) -> tuple[float, float, float]:
     from scipy import stats
 
     m = float(np.mean(v))
-    if len(v) < 2:
-        return m, m, m
+    if len(v) < 2:  # one explicand: no interval (None in the JSON, "–" in the Markdown)
+        return m, None, None
     h = float(stats.t.ppf(0.975, len(v) - 1) * np.std(v, ddof=1) / np.sqrt(len(v)))
     return m, m - h, m + h
 
@@ -662,7 +662,7 @@ def acceptance(rc: RowCache, rows: list[dict]) -> list[dict]:
         a, bb = per[(*cell, o)], per[(*cell, mg)]
         common = sorted(set(a) & set(bb))
         d = np.array([a[e] - bb[e] for e in common])
-        dm, dlo, dhi = interval(d) if len(d) else (float("nan"),) * 3
+        dm, dlo, dhi = interval(d) if len(d) else (float("nan"), None, None)
         out.append({"model": cell[0], "task": cell[1], "n_bucket": cell[2], "b": cell[3],
                     "budget": here[o]["budget"], "ours": o, "ours_r2": here[o]["r2_mean"],
                     "ours_ci": [here[o]["r2_lo"], here[o]["r2_hi"]], "marginal": mg,
@@ -776,6 +776,10 @@ def _f(x: Any, d: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{d}f}"
 
 
+def _ci(lo: Any, hi: Any, sign: str = "") -> str:
+    return "[–]" if lo is None or hi is None else f"[{lo:{sign}.2f}, {hi:{sign}.2f}]"
+
+
 def markdown(doc: dict, args: Any) -> str:
     run = doc["run"]
     L = ["# Issue 26: the seed's claims on SmolLM2-135M-Instruct (faithfulness, heads, trolley)", "",
@@ -817,7 +821,7 @@ def markdown(doc: dict, args: Any) -> str:
                        key=lambda c: (c[0] != "smollm2", c[0], c[1], int(c[2].split("-")[0]), c[3])):
         here = {r["method"]: r for r in rows if (r["model"], r["task"], r["n_bucket"], r["b"]) == cell}
         a = next(iter(here.values()))
-        vals = [f"{here[m]['r2_mean']:.3f} [{here[m]['r2_lo']:.2f}, {here[m]['r2_hi']:.2f}]" if m in here else "–"
+        vals = [f"{here[m]['r2_mean']:.3f} {_ci(here[m]['r2_lo'], here[m]['r2_hi'])}" if m in here else "–"
                 for m in METHODS]
         k = sorted({here[m]["explicands"] for m in here})
         L.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {','.join(map(str, a['n_values']))} | {cell[3]} | "
@@ -841,9 +845,9 @@ def markdown(doc: dict, args: Any) -> str:
           "paired difference [95 %] | explicands | holds |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for a in doc["acceptance"]:
         L.append(f"| {a['model']} | {a['task']} | {a['n_bucket']} | {a['b']} | {a['budget']} | {a['ours']} | "
-                 f"{a['ours_r2']:.3f} [{a['ours_ci'][0]:.2f}, {a['ours_ci'][1]:.2f}] | {a['marginal']} "
-                 f"({', '.join(a['marginals_run'])}) | {a['marginal_r2']:.3f} [{a['marginal_ci'][0]:.2f}, "
-                 f"{a['marginal_ci'][1]:.2f}] | {a['diff']:+.3f} [{a['diff_ci'][0]:+.2f}, {a['diff_ci'][1]:+.2f}] | "
+                 f"{a['ours_r2']:.3f} {_ci(*a['ours_ci'])} | {a['marginal']} "
+                 f"({', '.join(a['marginals_run'])}) | {a['marginal_r2']:.3f} {_ci(*a['marginal_ci'])} | "
+                 f"{a['diff']:+.3f} {_ci(*a['diff_ci'], sign='+')} | "
                  f"{a['explicands']} | {'yes' if a['holds'] else '**no**'} |")
     L += ["", "## ProxySPEX's queries to match SPEX (ProxySPEX on prefixes of its paid uniform set)", "",
           "| model | task | n bucket | b | SPEX budget | SPEX R² | ProxySPEX R² at 1/4, 1/2, 1 of it "
@@ -930,8 +934,11 @@ def claims(doc: dict) -> list[str]:
     for a in doc["acceptance"]:
         s = (f"- {a['model']} {a['task']} {a['n_bucket']} (b = {a['b']}, {a['explicands']} explicands): "
              f"{a['ours']} {a['ours_r2']:.3f} vs {a['marginal']} {a['marginal_r2']:.3f} "
-             f"(paired difference {a['diff']:+.3f} [{a['diff_ci'][0]:+.2f}, {a['diff_ci'][1]:+.2f}]): ")
-        if a["holds"] and a["diff_ci"][0] > 0:
+             f"(paired difference {a['diff']:+.3f} {_ci(*a['diff_ci'], sign='+')}): ")
+        if a["diff_ci"][0] is None:
+            s += ("ahead on this one explicand (no interval yet)." if a["holds"] else
+                  "**behind** on this one explicand (no interval yet).")
+        elif a["holds"] and a["diff_ci"][0] > 0:
             s += "**holds** (interval above 0)."
         elif a["holds"]:
             s += "holds on the mean, interval includes 0."
@@ -984,6 +991,14 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
         if got < k:
             out.append(f"- {model} {task} {nb} b = {b}: {got} of {k} planned explicands done"
                        + ("" if (model, task, nb, b) in have else " (not started)") + ".")
+    for model, task, nb, b in sorted(have):
+        here = {r["method"] for r in doc["faithfulness"] if (r["model"], r["task"], r["n_bucket"], r["b"])
+                == (model, task, nb, b)}
+        missing = [m for m in ("spex", "proxyspex", *MARGINAL) if m not in here]
+        if missing:
+            out.append(f"- {model} {task} {nb} b = {b}: not run yet: {', '.join(missing)} (the plan runs the methods "
+                       "that share ProxySPEX's uniform samples and SPEX's design first, the kernel-sampled ones "
+                       "after; acceptance 2 above compares only against the marginal baselines run).")
     if not doc["heads"]["runs"]:
         out.append("- heads: not started.")
     elif len(doc["heads"]["runs"]) < 3:
