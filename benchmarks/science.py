@@ -741,12 +741,14 @@ def figures(doc: dict, out: Path, stem: str) -> list[str]:
             for r in rem:
                 if (r["model"], r["task"], r["n_bucket"]) == cell:
                     x = np.arange(1, len(r["drop_mean"]) + 1)
-                    ax.plot(x, r["drop_mean"], "o-" if r["method"] in INTERACTION else "s--", label=r["method"])
+                    ax.plot(x, r["drop_mean"], "o-" if r["method"] in INTERACTION else "s--", label=r["method"],
+                            color=f"C{METHODS.index(r['method'])}")  # one colour per method in every panel
             ax.set_title(f"{cell[0]} {cell[1]} {cell[2]}", fontsize=9)
             ax.set_xlabel("units removed")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("f(all) - f(removed), mean")
-        axes[0][-1].legend(fontsize=7)
+        for ax in axes[0]:
+            ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / f"{stem}_removal.png", dpi=110)
         plt.close(fig)
