@@ -87,6 +87,11 @@ def test_float64_is_float32_to_roundoff_and_named_in_identity(ck):
     for bad in ("bfloat16", "int32", "float16", object()):
         with pytest.raises(ValueError, match="dtype must be one of"):
             JaxCausalLM(ck, dtype=bad)
+    from spexjax.llm.llama_load import load_folder, load_gguf
+
+    for load in (load_gguf, load_folder):  # the loaders check dtype= before reading anything
+        with pytest.raises(ValueError, match="dtype must be one of"):
+            load("no-such-file", dtype="int8")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
