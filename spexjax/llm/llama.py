@@ -431,6 +431,29 @@ class JaxCausalLM(TailScoring):
         ends = starts[1:] + [len(text)]
         return [text[s:e] for s, e in zip(starts, ends, strict=True)]
 
+    def apply_chat_template(self, messages: Sequence[dict[str, str]], *, tokenize: bool = False,
+                            add_generation_prompt: bool = True) -> str:
+        """The checkpoint's chat template rendered around ``messages`` (``[{"role", "content"}, ...]``), as text.
+
+        Why public: it has the signature of a ``transformers`` tokenizer's, so this model can be passed as
+        ``OpenAICompatible(..., chat_template=lm)`` and an endpoint serving the same weights then scores the text
+        this backend scores, with no torch installed (``tests/llm/test_openai_real_server.py`` checks the two
+        agree). Only ``tokenize=False`` and ``add_generation_prompt=True`` (what scoring needs) are offered.
+        """
+        if tokenize or not add_generation_prompt:
+            raise ValueError("apply_chat_template renders text with the generation prompt only "
+                             "(tokenize=False, add_generation_prompt=True); use prompt_ids() for ids")
+        ck = self.checkpoint
+        if not ck.chat_template:
+            raise ValueError(f"{self.name} has no chat template")
+        tok = self.tokenizer
+        return render_chat(
+            ck.chat_template,
+            [dict(m) for m in messages],
+            bos=tok.id_to_token(ck.bos_id) or "" if ck.bos_id is not None else "",
+            eos=tok.id_to_token(ck.eos_id) or "" if ck.eos_id is not None else "",
+        )
+
     def prompt_ids(self, prompt: str) -> list[int]:
         """The ids the model sees for ``prompt`` (chat template / BOS applied), never empty."""
         if not isinstance(prompt, str):
@@ -440,14 +463,7 @@ class JaxCausalLM(TailScoring):
         if self.chat_template:
             messages = [] if self.system is None else [{"role": "system", "content": self.system}]
             messages.append({"role": "user", "content": prompt})
-            tok = self.tokenizer
-            text = render_chat(
-                ck.chat_template,
-                messages,
-                bos=tok.id_to_token(bos) or "" if bos is not None else "",
-                eos=tok.id_to_token(ck.eos_id) or "" if ck.eos_id is not None else "",
-            )
-            ids = self._encode(text)
+            ids = self._encode(self.apply_chat_template(messages))
             if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
                 ids = ids[1:]
         elif self.add_special_tokens:
