@@ -716,8 +716,10 @@ def trolley_summary(rc: RowCache) -> dict:
         flips = sum(r["arms"][arm]["flipped"] for r in done)
         arms[arm] = {"flipped": flips, "of": len(done), "rate": flips / len(done) if done else None,
                      "mean_value_after": float(np.mean([r["arms"][arm]["value"] for r in done])) if done else None}
+    coefs = [r["top_interaction_coef"] for r in wrong if r.get("top_interaction_coef") is not None]
     return {"tried": len(recs), "answered_false": sum(r["wrong"] for r in recs), "used": len(wrong),
             "mean_value_before": float(np.mean([r["value"] for r in wrong])) if wrong else None,
+            "mean_top_interaction_coef": float(np.mean(coefs)) if coefs else None,
             "arms": arms, "dilemmas": recs}
 
 
@@ -955,7 +957,14 @@ def claims(doc: dict) -> list[str]:
                    "The seed: GPT-4o mini's failure rate fell from 92 % to near zero with the top interaction "
                    "replaced, single-word attributions did little. "
                    + ("Holds here in direction." if (ai["flipped"] > max(sh["flipped"], rn["flipped"])) else
-                      "**Does not hold here** as stated (the interaction arm does not flip more than both controls)."))
+                      "**Does not hold here** as stated (the interaction arm does not flip more than both controls).")
+                   + f" Mean log-odds before {_f(t['mean_value_before'], 2)}, after: interaction "
+                   f"{_f(ai['mean_value_after'], 2)}, shapley {_f(sh['mean_value_after'], 2)}, random "
+                   f"{_f(rn['mean_value_after'], 2)}; the chosen interaction's Möbius coefficient averages "
+                   f"{_f(t['mean_top_interaction_coef'], 2)}, a fraction of the log-odds to overcome: in SmolLM2 "
+                   "no 2-3-word interaction carries the 'False' the way the seed found for GPT-4o mini, so a "
+                   "synonym swap of those words moves the answer by a fraction of the gap (model size; ProxySPEX "
+                   "at a small budget is the other candidate cause).")
     for run in doc["heads"]["runs"]:
         un = run["unpruned"]["test"]["accuracy"]
         best = max(run["rows"], key=lambda x: x["test_accuracy"])
