@@ -193,7 +193,7 @@ def from_noisy_additive(data: dict) -> list[dict]:
 SOURCES = (("proxyspex.json", from_proxyspex), ("proxyspex_real.json", from_proxyspex_real),
            ("proxy_compare.json", from_proxy_compare), ("faithfulness_quick.json", from_faithfulness),
            ("noisy_additive.json", from_noisy_additive))
-RULE_EXCLUDES = ("overfit check (not in the rule)",)
+RULE_EXCLUDES = "overfit check (not in the rule)"
 
 
 def markdown(doc: dict) -> str:
@@ -208,6 +208,15 @@ def markdown(doc: dict) -> str:
          f"in {s['pairs_holdout_higher']}, lower by > {s['pair_tol']} in {s['pairs_holdout_lower']} (largest "
          f"gain {s['largest_gain']:+.4f}, largest loss {s['largest_loss']:+.4f}, mean {s['mean_pair_diff']:+.4f}). "
          f"The rule alone says: {doc['rule_says']}. **Decision: {doc['decision']}.**", ""]
+    for run, t in doc.get("summary_by_run", {}).items():
+        L.append(f"- {run}: {t['cells']} cells, wins {t['wins']}, ties {t['ties']}, loses {t['losses']}; key by key "
+                 f"higher {t['pairs_holdout_higher']} / lower {t['pairs_holdout_lower']} of {t['pairs']} "
+                 f"(largest loss {t['largest_loss']:+.4f}, mean {t['mean_pair_diff']:+.4f})")
+    oc = doc.get("overfit_check", {})
+    if oc.get("cells"):
+        L.append(f"- overfit check (noisy additive, not in the rule): {oc['cells']} cells, wins {oc['wins']}, "
+                 f"loses {oc['losses']}")
+    L.append("")
     L += [doc.get("reason", ""), ""] if doc.get("reason") else []
     L += ["## Runs", ""]
     for r in doc["runs"]:
@@ -238,6 +247,9 @@ def main() -> None:
     ap.add_argument("--raw", default=str(HERE / "results" / "energy_holdout"))
     ap.add_argument("--out", default=str(HERE / "results" / "energy_holdout.json"))
     ap.add_argument("--notes", default=None, help="JSON with 'decision', 'reason', 'machine', 'notes_md' (list)")
+    ap.add_argument("--label", default="current", help="name of the --raw folder's runs in the summary")
+    ap.add_argument("--extra", nargs="*", default=[],
+                    help="more raw folders as DIR=LABEL (e.g. an earlier proxy's runs); their rows are labelled")
     ap.add_argument("--overfit", action="store_true", help="first run the noisy additive check (a few minutes)")
     args = ap.parse_args()
     if args.overfit:
@@ -247,22 +259,27 @@ def main() -> None:
         sys.path.insert(0, str(HERE.parent))
         run_overfit(Path(args.raw) / "noisy_additive.json")
     rows, runs = [], []
-    for name, fn in SOURCES:
-        path = Path(args.raw) / name
+    dirs = [(Path(args.raw), "")] + [(Path(e.split("=", 1)[0]), e.split("=", 1)[1]) for e in args.extra]
+    for (folder, label), (name, fn) in ((d, s) for d in dirs for s in SOURCES):
+        path = folder / name
         if not path.exists():
             continue
         data = json.loads(path.read_text())
         got = fn(data)
+        for r in got:
+            r["benchmark"] += f" [{label}]" if label else ""
+            r["run"] = label or args.label
         rows += got
         argv = data.get("argv") or (data.get("command", "").split()[2:] if data.get("command") else [])
         script = {"faithfulness_quick.json": "faithfulness.py", "noisy_additive.json": "energy_holdout.py"}.get(
             name, name.replace(".json", ".py"))
-        runs.append({"file": f"energy_holdout/{name}", "cells": len(got),
+        runs.append({"file": str(path.relative_to(HERE / "results")) if path.is_relative_to(HERE / "results")
+                     else str(path), "cells": len(got),
                      "command": "nice -n 5 python3 benchmarks/" + script + " " + " ".join(argv),
                      "when": data.get("date") or data.get("real_run", {}).get("date"),
                      "load": f"{data.get('load_before') or data.get('load_start')} -> "
                              f"{data.get('load_after') or data.get('load_end')}"})
-    ruled = [r for r in rows if r["benchmark"] not in RULE_EXCLUDES]
+    ruled = [r for r in rows if not r["benchmark"].startswith(RULE_EXCLUDES)]
     wins = sum(r["verdict"] == "holdout wins" for r in ruled)
     losses = sum(r["verdict"] == "holdout loses" for r in ruled)
     doc = {"rows": rows, "runs": runs, "spread_floor": SPREAD_FLOOR,
@@ -271,6 +288,12 @@ def main() -> None:
            "overfit_check": {"cells": len(rows) - len(ruled),
                              "wins": sum(r["verdict"] == "holdout wins" for r in rows if r not in ruled),
                              "losses": sum(r["verdict"] == "holdout loses" for r in rows if r not in ruled)}}
+    doc["summary_by_run"] = {}
+    for run in dict.fromkeys(r["run"] for r in ruled):
+        sub = [r for r in ruled if r["run"] == run]
+        w, lo = sum(r["verdict"] == "holdout wins" for r in sub), sum(r["verdict"] == "holdout loses" for r in sub)
+        doc["summary_by_run"][run] = {"cells": len(sub), "wins": w, "losses": lo, "ties": len(sub) - w - lo,
+                                      **_paired(sub)}
     better = wins + doc["overfit_check"]["wins"] > 0  # "better where the default overfits": here or in the check
     doc["rule_says"] = "make holdout the default" if losses == 0 and better else "keep holdout opt-in"
     doc["decision"] = doc["rule_says"]

@@ -95,6 +95,15 @@ def _make_proxy(proxy: Any, search: bool, proxy_params: dict[str, Any] | None):
     raise TypeError(f"proxy must be 'lightgbm', 'neural' or an object with fit() and fourier(); got {type(proxy)}")
 
 
+class _DefaultEnergy(str):
+    """The type of ``energy``'s default (``"holdout"``), so that it can be told apart from an explicit
+    ``energy="holdout"``: with a proxy that keeps no held-out rows the default falls back to ``"auto"``
+    silently, an explicit request with a warning."""
+
+
+HOLDOUT_DEFAULT = _DefaultEnergy("holdout")
+
+
 def proxyspex(
     value_fn: Any,
     n: int,
@@ -104,7 +113,7 @@ def proxyspex(
     key: Any = 0,
     proxy: Any = "lightgbm",
     samples: tuple[Any, Any] | None = None,
-    energy: float | str = "auto",
+    energy: float | str = HOLDOUT_DEFAULT,
     max_terms: int | None = None,
     refine: str | None = "ridge",
     hierarchy: bool = True,
@@ -127,11 +136,14 @@ def proxyspex(
       samples: ``(masks, values)`` already paid for (e.g. the random masks of an earlier run, or any
         masks at all): used *in addition to* the ``budget`` new queries, for the proxy and the refit.
         Non-finite values are dropped. ``budget=0`` reuses them only.
-      energy: share of the proxy's non-constant spectral energy to keep before the refit, or ``"auto"``
-        (default): keep the number of largest coefficients whose ridge refit has the least leave-one-out
+      energy: share of the proxy's non-constant spectral energy to keep before the refit, or ``"auto"``:
+        keep the number of largest coefficients whose ridge refit has the least leave-one-out
         error on the samples (a geometric grid of counts; the fixed 0.95 of the papers cuts real terms when
         the proxy is noisy, and keeps hundreds of noise terms when it sees only a few real ones).
-        ``"holdout"``: first cap that number by the count whose ridge refit, fitted on the proxy's training
+        ``"holdout"`` (default since issue 22's side-by-side, ``benchmarks/results/energy_holdout.md``: in
+        102 cells of the four ProxySPEX benchmarks never below ``"auto"`` by more than its own key-to-key
+        spread, above it where ``"auto"`` keeps hundreds of terms, e.g. MiniLM's heads at 600 samples R^2
+        0.52 -> 0.61): first cap that number by the count whose ridge refit, fitted on the proxy's training
         rows, best predicts the rows the proxy held out, then choose as ``"auto"`` below the cap. The
         leave-one-out error is measured on the rows the trees picked the terms from, so when the signal is
         weak and spread out it can keep noise terms: retraining an MLP on digits (1,297 points, 2,000
@@ -139,7 +151,8 @@ def proxyspex(
         0.78 with ``"holdout"`` (LASSO datamodel 0.80); a noisy additive function (``tests``) kept 501 terms,
         R^2 0.59, against 64 terms, R^2 0.88. Where ``"auto"`` does not overfit the two agree (digits with
         logistic retraining: LDS 0.938 vs 0.940). Needs a proxy that records its held-out rows
-        (``valid_rows``, as the LightGBM proxy does); otherwise ``"auto"`` is used and a warning says so.
+        (``valid_rows``, as the LightGBM proxy does); otherwise ``"auto"`` is used: silently by default (the
+        neural and Fourier proxies keep no held-out rows), with a warning when ``"holdout"`` was asked for.
       max_terms: most terms kept (default: half the number of samples, at most 2048, so the refit is
         well-posed and its design matrix stays small).
       refine: ``"ridge"`` (default), ``"lasso"``, ``"ols"`` or ``None`` (report the proxy's coefficients).
@@ -166,6 +179,8 @@ def proxyspex(
     if energy not in COUNTED and not (
             isinstance(energy, (int, float)) and not isinstance(energy, bool) and 0.0 < float(energy) <= 1.0):
         raise ArgumentError(f"energy must be 'auto', 'holdout' or a number in (0, 1]; got {energy!r}")
+    quiet_fallback = energy is HOLDOUT_DEFAULT
+    energy = str(energy) if isinstance(energy, str) else energy
     check_choice("refine", refine, (None, "ridge", "lasso", "ols"), expected="'ridge', 'lasso', 'ols' or None")
     options = check_run_options(options, method="proxyspex")
     vf = as_value_function(value_fn, n)
@@ -210,6 +225,9 @@ def proxyspex(
     coeffs = np.asarray(coeffs, dtype=np.float64)
     t_read = time.perf_counter()
 
+    rows = getattr(model, "valid_rows", None)
+    if quiet_fallback and (rows is None or len(rows) < 10 or len(rows) >= X.shape[0] - 10):
+        energy = "auto"  # the default, on a proxy without enough held-out rows: what "holdout" falls back to
     with _one_blas_thread():  # see _one_blas_thread: faster and thread-count independent
         picked = select_terms(
             X, y, padded, coeffs, energy=energy, max_terms=max_terms, hierarchy=hierarchy, refine=refine,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -424,7 +426,7 @@ def test_energy_holdout_against_auto_on_a_noisy_additive_function() -> None:
         return 1 - np.mean((res.predict(xt) - yt) ** 2) / np.var(yt)
 
     params = {"num_boost_round": 200}
-    auto = proxyspex(f, n, budget=1000, max_degree=3, key=2, proxy_params=params)
+    auto = proxyspex(f, n, budget=1000, max_degree=3, key=2, energy="auto", proxy_params=params)
     hold = proxyspex(f, n, budget=1000, max_degree=3, key=2, energy="holdout", proxy_params=params)
     assert hold.meta["holdout_terms"] is not None and len(hold) <= 2 * hold.meta["holdout_terms"] + 1
     assert sum(len(s) >= 2 for s in hold.fourier()[0]) <= 10
@@ -450,3 +452,12 @@ def test_energy_holdout_without_held_out_rows_falls_back_with_warning() -> None:
     assert {(0,), (1, 2)} <= set(res.fourier()[0]) and res.meta["holdout_terms"] is None
     with pytest.raises(SpexError, match="'holdout'"):
         proxyspex(f, 16, budget=400, energy="heldout")
+    # the default is "holdout" (issue 22): on such a proxy it falls back to "auto" without a warning, and on
+    # the LightGBM proxy it uses the held-out rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = proxyspex(f, 16, budget=400, max_degree=2, key=0, proxy=NoRows())
+    assert quiet.meta["energy_target"] == "auto" and quiet.meta["holdout_terms"] is None
+    assert set(quiet.fourier()[0]) == set(res.fourier()[0])
+    lgbm = proxyspex(f, 16, budget=400, max_degree=2, key=0, proxy_params=FAST)
+    assert lgbm.meta["energy_target"] == "holdout" and lgbm.meta["holdout_terms"] is not None
