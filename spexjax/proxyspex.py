@@ -141,7 +141,7 @@ def proxyspex(
         error on the samples (a geometric grid of counts; the fixed 0.95 of the papers cuts real terms when
         the proxy is noisy, and keeps hundreds of noise terms when it sees only a few real ones).
         ``"holdout"`` (default since issue 22's side-by-side, ``benchmarks/results/energy_holdout.md``: in
-        102 cells of the four ProxySPEX benchmarks never below ``"auto"`` by more than its own key-to-key
+        127 cells of the four ProxySPEX benchmarks never below ``"auto"`` by more than its own key-to-key
         spread, above it where ``"auto"`` keeps hundreds of terms, e.g. MiniLM's heads at 600 samples R^2
         0.52 -> 0.61): first cap that number by the count whose ridge refit, fitted on the proxy's training
         rows, best predicts the rows the proxy held out, then choose as ``"auto"`` below the cap. The
