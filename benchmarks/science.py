@@ -1018,9 +1018,13 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
         out.append(f"- trolley: {doc['trolley']['used']} of >= 20 wrongly answered dilemmas explained.")
     out.append("- b = 8 on SmolLM2 (the papers' sentiment budget, 16x the b = 4 design per method) is not in "
                "the plan: at the measured SmolLM2 rate on this shared 2-core machine one such explicand is hours.")
-    out.append("- Why partial: one niced process on one of two shared cores (another benchmark and other engineers' "
-               "tests on the other); the run is resumable: rerun the same command and it continues where it "
-               "stopped (see /work/notes/26.md).")
+    out.append("- Why partial: compute. One niced process shared the 2 cores with 5-6 other heavy jobs (load 8-13); "
+               "SmolLM2 ran at ~3-8 rows/s, so one explicand's SPEX design + uniform set + 300 held-out masks took "
+               "4-12 min (n = 10-13) and ~12 min (n = 38-39), a dilemma ~1 min, a head mask 2-3 s. The whole plan "
+               "(10 explicands x 3 cells x 7 methods, 20 dilemmas, 3 heads seeds, b = 6, MiniLM, trolley cell) is "
+               "many hours at that rate. The run is resumable: the same command continues where it stopped "
+               "(see /work/notes/26.md). With 2 explicands a 95 % t-interval uses t = 12.7, hence the wide "
+               "intervals.")
     return out
 
 
