@@ -876,9 +876,11 @@ def markdown(doc: dict, args: Any) -> str:
     L += ["", "## 3. The trolley experiment", "",
           f"Dilemmas tried: {t['tried']}; answered \"False\" (wrong: the five are safe anyway, so pulling the lever "
           f"only kills one): {t['answered_false']}; explained and edited: {t['used']} (mean log p(True) - log "
-          f"p(False) before: {_f(t['mean_value_before'], 2)}). Per dilemma ProxySPEX ({args.trolley_budget} "
-          "queries, cached) over the scenario's words; the **interaction** arm replaces the words of the order >= 2 "
-          "Möbius term with the most negative coefficient (pushing towards \"False\"); the **shapley** arm the same "
+          f"p(False) before: {_f(t['mean_value_before'], 2)}). Per dilemma ProxySPEX "
+          f"({'/'.join(str(q) for q in sorted({r['queries'] for r in t['dilemmas'] if 'queries' in r})) or '–'} "
+          "queries, as recorded per dilemma; cached) over the scenario's words; the **interaction** arm "
+          "replaces the words of the order >= 2 Möbius term with the most negative coefficient (pushing "
+          "towards \"False\"); the **shapley** arm the same "
           "number of words with the most negative Shapley values of the same surrogate (no extra queries); the "
           "**random** arm as many random words. Only words with a synonym in `SYNONYMS` are candidates in every "
           "arm. Flipped = log p(True) - log p(False) > 0 after the edit.", "",
