@@ -1012,6 +1012,16 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
             out.append(f"- {model} {task} {nb} b = {b}: not run yet: {', '.join(missing)} (the plan runs the methods "
                        "that share ProxySPEX's uniform samples and SPEX's design first, the kernel-sampled ones "
                        "after; acceptance 2 above compares only against the marginal baselines run).")
+    for run in doc["heads"]["runs"]:
+        if run["questions"] < 200:
+            out.append(f"- heads seed {run['seed']}: {run['questions']} questions, fewer than the 200 the issue asks: "
+                       "`heads_examples` draws 3 distractors that may share their first token (s + 10 and s + 11 "
+                       "start with the same digit) and such questions are dropped after drawing; a generator that "
+                       "draws distinct first digits is left to do.")
+        acc = run["unpruned"]["test"]["accuracy"]
+        if not 0.4 <= acc <= 0.8:
+            out.append(f"- heads seed {run['seed']}: unpruned held-out accuracy {acc:.3f} is outside the issue's "
+                       "40-80 % window (too many additions in the mix for this model); more capitals would raise it.")
     if not doc["heads"]["runs"]:
         out.append("- heads: not started.")
     elif len(doc["heads"]["runs"]) < 3:
