@@ -628,8 +628,17 @@ def bucket_of(cell: str) -> str:
 
 
 def faith_rows(rc: RowCache) -> list[dict]:
+    """Per (cell, b, method): mean and interval over the explicands whose SPEX, ProxySPEX and Banzhaf rows are
+    all done, so every method of a cell is averaged over the same texts (a run stopped inside an explicand would
+    otherwise mix explicand sets)."""
+    done: dict[tuple, set] = {}
+    for r in rc.kind("faith"):
+        done.setdefault((r["cell"], r["b"], r["explicand"]), set()).add(r["method"])
+    complete = {k for k, v in done.items() if {"spex", "proxyspex", "banzhaf"} <= v}
     groups: dict[tuple, list[dict]] = {}
     for r in rc.kind("faith"):
+        if (r["cell"], r["b"], r["explicand"]) not in complete:
+            continue
         groups.setdefault((r["task"], r["model"], bucket_of(r["cell"]), r["b"], r["method"]), []).append(r)
     rows = []
     for (task, model, nb, b, method), items in groups.items():
