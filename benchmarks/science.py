@@ -627,14 +627,19 @@ def bucket_of(cell: str) -> str:
     return "-".join(cell.split("-")[2:])
 
 
+def _complete(rc: RowCache) -> set:
+    """``(cell, b, explicand)`` whose SPEX, ProxySPEX and Banzhaf rows are all done."""
+    done: dict[tuple, set] = {}
+    for r in rc.kind("faith"):
+        done.setdefault((r["cell"], r["b"], r["explicand"]), set()).add(r["method"])
+    return {k for k, v in done.items() if {"spex", "proxyspex", "banzhaf"} <= v}
+
+
 def faith_rows(rc: RowCache) -> list[dict]:
     """Per (cell, b, method): mean and interval over the explicands whose SPEX, ProxySPEX and Banzhaf rows are
     all done, so every method of a cell is averaged over the same texts (a run stopped inside an explicand would
     otherwise mix explicand sets)."""
-    done: dict[tuple, set] = {}
-    for r in rc.kind("faith"):
-        done.setdefault((r["cell"], r["b"], r["explicand"]), set()).add(r["method"])
-    complete = {k for k, v in done.items() if {"spex", "proxyspex", "banzhaf"} <= v}
+    complete = _complete(rc)
     groups: dict[tuple, list[dict]] = {}
     for r in rc.kind("faith"):
         if (r["cell"], r["b"], r["explicand"]) not in complete:
@@ -704,8 +709,9 @@ def sweep_rows(rc: RowCache, rows: list[dict]) -> list[dict]:
 
 def removal_rows(rc: RowCache) -> list[dict]:
     groups: dict[tuple, list] = {}
+    complete = _complete(rc)
     for r in rc.kind("faith"):
-        if r.get("removal"):
+        if r.get("removal") and (r["cell"], r["b"], r["explicand"]) in complete:
             groups.setdefault((r["model"], r["task"], bucket_of(r["cell"]), r["method"]), []).append(r)
     out = []
     for (model, task, nb, method), items in sorted(groups.items()):
