@@ -484,8 +484,11 @@ class QueryRunner:
         if not metas:
             return
         token = CALLER_RETRIES.set(self.max_retries)
-        results = self.executor.map_batches(fn, (make_payload(m) for m in metas))
+        results = None
         try:
+            # inside the try: an executor may refuse the function at once (process: not picklable), and the
+            # context variable must be reset then too
+            results = self.executor.map_batches(fn, (make_payload(m) for m in metas))
             for meta, outcome in zip(metas, results, strict=True):
                 value = (
                     outcome.value

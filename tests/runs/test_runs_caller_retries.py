@@ -34,3 +34,12 @@ def test_value_function_sees_the_runner_retries(executor, retries):
     f.seen.clear()
     f(masks)  # outside a runner
     assert f.seen == [None]
+
+
+def test_reset_when_the_executor_refuses_the_function():
+    """executor='process' refuses a lambda when the batches are handed over; the runner's value must not leak
+    into the caller's context (it did: every later runner-free call then saw a retry count)."""
+    with QueryRunner(lambda m: np.asarray(m, dtype=float).sum(axis=1), 4, executor="process", max_retries=2) as r:
+        with pytest.raises(TypeError, match="picklable"):
+            r.evaluate(np.eye(4, dtype=bool))
+    assert CALLER_RETRIES.get() is None
