@@ -993,6 +993,12 @@ def claims(doc: dict) -> list[str]:
                    f"fractions; best pruned held-out accuracy {best['test_accuracy']:.3f} ({best['strategy']}, "
                    f"{best['kept_fraction']:.2f} kept) vs unpruned {un:.3f}: the seed's 'pruned beats unpruned' "
                    + ("holds." if best["test_accuracy"] > un else "**does not hold**."))
+        if (run.get("proxyspex_terms") or 0) <= 1:
+            # a constant surrogate ranks every subset the same: its 'best' subsets are arbitrary, not evidence
+            out.append(f"  ProxySPEX's surrogate here is the constant alone (its proxy did not generalise on "
+                       f"{run['budget']} masks over 270 heads), so its subsets are not informed by the fit; "
+                       "a pruned ProxySPEX model beating the unpruned one is chance at this budget, not the seed's "
+                       "effect. More masks (the papers used thousands) are what this cell needs.")
         en = {e["group"]: e for e in run["energy"] if e["group"] in ("early", "middle", "late")}
         if len(en) == 3 and not all(en[g]["terms"] for g in en):
             out.append("  energy by depth: no non-constant surrogate terms inside "
