@@ -135,20 +135,10 @@ def from_faithfulness(doc: dict) -> list[dict]:
 
 
 def noisy_additive(n: int = 200, seed: int = 0):
-    """Half of the features with a Gaussian weight, plus noise (sd 3) that is a fixed function of the mask."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0, 1, n) * (rng.random(n) < 0.5)
+    """The test suite's overfitting case (spexjax.testing.noisy_additive)."""
+    from spexjax.testing import noisy_additive as make
 
-    def f(masks, noise=True):
-        x = np.asarray(masks, bool)
-        y = x.astype(float) @ w
-        if noise:
-            packed = np.packbits(x, axis=1)
-            y = y + np.array([np.random.default_rng(int.from_bytes(r.tobytes()[:8], "little")).normal(0, 3.0)
-                              for r in packed])
-        return y
-
-    return f
+    return make(n, seed)
 
 
 def run_overfit(path: Path, budgets=(500, 1000, 2000), keys: int = 3, n: int = 200) -> None:

@@ -157,9 +157,32 @@ def random_hierarchical_mobius(
     return SparseMobius(n, sup, np.array([weights[s] for s in sup]))
 
 
+def noisy_additive(n: int = 200, seed: int = 0, noise_sd: float = 3.0):
+    """A dense, weak, additive function with noise, like the margins of retrained models: half of the features
+    carry a Gaussian weight, and the noise (sd ``noise_sd``) is a fixed function of the mask, so a mask asked
+    twice gets the same value. ``f(masks, noise=False)`` is the noiseless part (for held-out R^2).
+
+    Why here: it is where ProxySPEX's term selection overfits (``energy="auto"`` keeps hundreds of chance
+    terms), used by the energy tests and ``benchmarks/energy_holdout.py --overfit``."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 1, n) * (rng.random(n) < 0.5)
+
+    def f(masks, noise=True):
+        x = np.asarray(masks, bool)
+        y = x.astype(float) @ w
+        if noise:
+            packed = np.packbits(x, axis=1)
+            y = y + np.array([np.random.default_rng(int.from_bytes(r.tobytes()[:8], "little")).normal(0, noise_sd)
+                              for r in packed])
+        return y
+
+    return f
+
+
 __all__ = [
     "SparseFourier",
     "SparseMobius",
+    "noisy_additive",
     "random_hierarchical_mobius",
     "random_sparse_fourier",
     "random_supports",

@@ -378,21 +378,7 @@ def test_default_lightgbm_threads_follow_the_openmp_wait_policy(monkeypatch) -> 
 
 
 def _noisy_additive(n: int = 200, seed: int = 0):
-    """Half of the features with a Gaussian weight, plus noise that is a fixed function of the mask: dense,
-    weak, additive, like the margins of retrained models."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0, 1, n) * (rng.random(n) < 0.5)
-
-    def f(masks, noise=True):
-        x = np.asarray(masks, bool)
-        y = x.astype(float) @ w
-        if noise:
-            packed = np.packbits(x, axis=1)
-            y = y + np.array([np.random.default_rng(int.from_bytes(r.tobytes()[:8], "little")).normal(0, 3.0)
-                              for r in packed])
-        return y
-
-    return f
+    return sjt.noisy_additive(n, seed)
 
 
 def test_holdout_count_keeps_the_planted_terms() -> None:
