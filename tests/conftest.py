@@ -62,3 +62,21 @@ def tiny_causal_lm() -> Callable[..., Any]:
     pytest.importorskip("torch", reason="the Hugging Face tests need torch (pip install torch==2.13.0, CPU)")
     pytest.importorskip("transformers", reason="the Hugging Face tests need transformers (spexjax[llm])")
     return _build_tiny_causal_lm
+
+
+def _load_benchmark(name: str) -> Any:
+    """``benchmarks/<name>.py`` as a module (benchmarks/ is not a package: its scripts are run, not imported)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def load_benchmark() -> Callable[[str], Any]:
+    """Load a benchmark script by name, for the tests that run its ``--quick`` mode."""
+    return _load_benchmark

