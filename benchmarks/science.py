@@ -19,8 +19,8 @@ One command, resumable. Three parts (issue 26), all on SmolLM2-135M-Instruct (``
    city) - log p(the decoy city)),
    ``trolley`` (the paraphrased dilemmas of part 3, question kept; log p("True") - log p("False")).
 2. **Heads** (``"heads"``): SmolLM2's 30 x 9 = 270 heads (zero + per-layer rescale), a cloze multiple-choice
-   task (capitals and two-number additions, written/built here; each option scored by the log-prob of its
-   first token after a plain prompt, normalised over the options), fit / held-out split; ProxySPEX +
+   task (continents, capitals, currencies, young animals, languages, written here; each option scored by the
+   log-prob of its first token after a plain prompt, normalised over the options), fit / held-out split; ProxySPEX +
    ``best_subset`` vs LASSO vs Best-of-N (``spexjax.heads.compare_strategies``) at 50/66/83 % kept; energy
    by depth (early / middle / late thirds).
 3. **Trolley** (``"trolley"``): paraphrases of the README's dilemma whose right answer is "True" and which
@@ -158,6 +158,58 @@ CAPITALS = [
     ("Latvia", "Riga"), ("Lithuania", "Vilnius"), ("Afghanistan", "Kabul"), ("Pakistan", "Islamabad"),
 ]
 
+# Cloze question bank for the heads part (issue 26); HEADS_BANK names its version in the row cache's keys.
+HEADS_BANK = 2
+# Accuracies of unablated SmolLM2-135M-Instruct measured
+# 2026-12-07 (first-token cloze, 4 options): continents 0.62, capitals vs the largest city 0.60, currencies 0.70,
+# young animals 0.83, capitals with random distractors 1.00, languages 1.00; two-number additions were 0.03
+# (below chance: the model prefers other first digits) and were dropped.
+CONTINENTS = {
+    "Europe": ["France", "Germany", "Italy", "Spain", "Poland", "Sweden", "Norway", "Greece", "Portugal", "Austria",
+               "Ireland", "Finland", "Denmark", "Hungary", "Belgium", "Romania", "Bulgaria", "Serbia", "Croatia",
+               "Ukraine", "Slovakia", "Slovenia", "Lithuania", "Latvia", "Estonia"],
+    "Asia": ["Japan", "China", "India", "Thailand", "Vietnam", "Korea", "Indonesia", "Pakistan", "Nepal", "Mongolia",
+             "Cambodia", "Laos", "Malaysia", "Bangladesh", "Philippines", "Uzbekistan", "Kazakhstan", "Myanmar",
+             "Bhutan", "Afghanistan"],
+    "Africa": ["Egypt", "Kenya", "Nigeria", "Ethiopia", "Morocco", "Ghana", "Senegal", "Uganda", "Tanzania", "Zambia",
+               "Angola", "Mali", "Sudan", "Tunisia", "Algeria", "Cameroon", "Namibia", "Botswana", "Mozambique",
+               "Zimbabwe"],
+    "South America": ["Brazil", "Peru", "Chile", "Argentina", "Colombia", "Venezuela", "Bolivia", "Ecuador",
+                      "Uruguay", "Paraguay", "Guyana", "Suriname"],
+    "North America": ["Canada", "Mexico", "Guatemala", "Honduras", "Nicaragua", "Panama", "Cuba", "Jamaica",
+                      "Haiti", "Belize"],
+}
+CAPITAL_VS_CITY = [
+    ("Australia", "Canberra", "Sydney"), ("Canada", "Ottawa", "Toronto"), ("Turkey", "Ankara", "Istanbul"),
+    ("Switzerland", "Bern", "Zurich"), ("Brazil", "Brasilia", "Rio"), ("Nigeria", "Abuja", "Lagos"),
+    ("Morocco", "Rabat", "Casablanca"), ("Pakistan", "Islamabad", "Karachi"), ("India", "Delhi", "Mumbai"),
+    ("Vietnam", "Hanoi", "Saigon"), ("China", "Beijing", "Shanghai"), ("Scotland", "Edinburgh", "Glasgow"),
+    ("Italy", "Rome", "Milan"), ("Spain", "Madrid", "Barcelona"), ("Germany", "Berlin", "Munich"),
+    ("Russia", "Moscow", "Petersburg"), ("Japan", "Tokyo", "Osaka"), ("Egypt", "Cairo", "Alexandria"),
+    ("Kenya", "Nairobi", "Mombasa"), ("Colombia", "Bogota", "Medellin"), ("Bolivia", "Sucre", "La"),
+    ("Ecuador", "Quito", "Guayaquil"), ("Tanzania", "Dodoma", "Dar"), ("Kazakhstan", "Astana", "Almaty"),
+    ("Belize", "Belmopan", "Belize"), ("Myanmar", "Naypyidaw", "Yangon"), ("Cameroon", "Yaounde", "Douala"),
+    ("Benin", "Porto", "Cotonou"), ("Sri Lanka", "Colombo", "Kandy"), ("Ivory Coast", "Yamoussoukro", "Abidjan"),
+]
+CURRENCIES = [
+    ("Japan", "yen"), ("India", "rupee"), ("Mexico", "peso"), ("Russia", "ruble"), ("China", "yuan"),
+    ("Britain", "pound"), ("Germany", "euro"), ("Brazil", "real"), ("Korea", "won"), ("Switzerland", "franc"),
+    ("Poland", "zloty"), ("Turkey", "lira"), ("Canada", "dollar"), ("Sweden", "krona"), ("Thailand", "baht"),
+    ("Israel", "shekel"), ("Vietnam", "dong"), ("Indonesia", "rupiah"), ("Nigeria", "naira"), ("Ukraine", "hryvnia"),
+]
+YOUNG = [
+    ("dog", "puppy"), ("cat", "kitten"), ("cow", "calf"), ("sheep", "lamb"), ("horse", "foal"), ("goat", "kid"),
+    ("bear", "cub"), ("duck", "duckling"), ("frog", "tadpole"), ("kangaroo", "joey"), ("goose", "gosling"),
+    ("deer", "fawn"), ("swan", "cygnet"), ("owl", "owlet"), ("hen", "chick"), ("pig", "piglet"), ("eagle", "eaglet"),
+    ("seal", "pup"),
+]
+LANGUAGES = [
+    ("France", "French"), ("Germany", "German"), ("Italy", "Italian"), ("Japan", "Japanese"), ("Russia", "Russian"),
+    ("Greece", "Greek"), ("Brazil", "Portuguese"), ("Mexico", "Spanish"), ("China", "Chinese"), ("Poland", "Polish"),
+    ("Sweden", "Swedish"), ("Turkey", "Turkish"), ("Egypt", "Arabic"), ("Korea", "Korean"), ("Netherlands", "Dutch"),
+    ("Israel", "Hebrew"),
+]
+
 
 def short_reviews() -> list[str]:
     """11-16-word reviews: the MiniLM study's six plus eight written here (no dataset ships offline)."""
@@ -217,29 +269,39 @@ def trolley_texts(count: int) -> list[str]:
 
 
 def heads_examples(count: int, key: int = 0) -> list:
-    """Cloze multiple choice (4 options): capitals ("The capital of France is" -> " Paris") and two-number
-    additions ("23 + 45 = " -> "68", scored by its first digit); built here. SmolLM2 gets the capitals and
-    about 40 % of the additions, so the mix leaves room both ways (the issue asks for 40-80 % unablated)."""
+    """Cloze multiple choice (4 options), built here from the bank above: continents, capitals against the
+    country's largest city, currencies, young animals (the medium questions, 0.60-0.83 unablated) mixed with
+    capitals against random capitals and languages (1.00), so the unablated score (about 0.7) leaves room both
+    ways (the issue asks for 40-80 %). Distractors never share the right answer's first letter, so the
+    options' first tokens differ. Shuffled by ``key``; at most ``count``."""
     from spexjax.heads import Example
 
     rng = np.random.default_rng(1000 + key)
-    caps = [c for _, c in CAPITALS]
+
+    def mc(prompt: str, right: str, wrong: list[str]) -> Example:
+        opts = [right, *wrong]
+        perm = rng.permutation(len(opts))
+        return Example(prompt, tuple(opts[j] for j in perm), int(np.argmax(perm == 0)))
+
+    def pick(pool: list[str], avoid: tuple[str, ...], k: int = 3) -> list[str]:
+        heads = {a[0] for a in avoid}
+        return rng.choice(sorted({c for c in pool if c not in avoid and c[0] not in heads}), k, replace=False).tolist()
+
     out = []
-    for country, cap in CAPITALS:
-        others = [c for c in caps if c != cap and c[0] != cap[0]]
-        opts = [cap, *rng.choice(others, 3, replace=False).tolist()]
-        perm = rng.permutation(4)
-        out.append(Example(f"The capital of {country} is", tuple(opts[j] for j in perm), int(np.argmax(perm == 0))))
-    while len(out) < count:
-        a, b = (int(x) for x in rng.integers(11, 50, size=2))
-        s = a + b
-        wrong = sorted({s + d for d in (-10, 10, 20, -20, 1, -1, 11, -11)} - {s})
-        wrong = [w for w in wrong if 10 <= w <= 99 and str(w)[0] != str(s)[0]]
-        if len(wrong) < 3:
-            continue
-        opts = [str(s), *rng.choice(wrong, 3, replace=False).astype(str).tolist()]
-        perm = rng.permutation(4)
-        out.append(Example(f"{a} + {b} = ", tuple(opts[j] for j in perm), int(np.argmax(perm == 0))))
+    conts = list(CONTINENTS)
+    for cont, countries in CONTINENTS.items():
+        for country in countries:
+            out.append(mc(f"{country} is a country in", cont, pick([c for c in conts if c != cont], (cont,))))
+    caps = [c for _, c in CAPITALS]
+    for country, cap, city in CAPITAL_VS_CITY:
+        out.append(mc(f"The capital of {country} is", cap, [city, *pick(caps, (cap, city), 2)]))
+    curs = [c for _, c in CURRENCIES]
+    out += [mc(f"The currency of {country} is the", cur, pick(curs, (cur,))) for country, cur in CURRENCIES]
+    young = [y for _, y in YOUNG]
+    out += [mc(f"A baby {animal} is called a", y, pick(young, (y,))) for animal, y in YOUNG]
+    out += [mc(f"The capital of {country} is", cap, pick(caps, (cap,))) for country, cap in CAPITALS[:30]]
+    langs = [lang for _, lang in LANGUAGES]
+    out += [mc(f"In {country}, most people speak", lang, pick(langs, (lang,))) for country, lang in LANGUAGES]
     order = rng.permutation(len(out))
     return [out[j] for j in order[:count]]
 
@@ -533,7 +595,7 @@ def trolley_unit(rc: RowCache, i: int, text: str, args: Any) -> bool:
 def heads_unit(rc: RowCache, seed: int, args: Any) -> None:
     from spexjax.heads import HeadTask, compare_strategies, energy_by_depth
 
-    key = f"heads|{seed}|{args.heads_questions}|{args.heads_fit}|{args.heads_budget}"
+    key = f"heads|bank{HEADS_BANK}|{seed}|{args.heads_questions}|{args.heads_fit}|{args.heads_budget}"
     if rc.has(key):
         return
     t0 = time.perf_counter()
@@ -551,7 +613,8 @@ def heads_unit(rc: RowCache, seed: int, args: Any) -> None:
               "all": range(L)}
     energy = energy_by_depth(result, L, task.heads, groups)
     un = info["unpruned"]
-    rc.add({"kind": "heads", "key": key, "seed": seed, "questions": len(examples), "fit": args.heads_fit,
+    rc.add({"kind": "heads", "key": key, "bank": HEADS_BANK, "seed": seed, "questions": len(examples),
+            "fit": args.heads_fit,
             "budget": args.heads_budget, "rows": rows, "energy": energy, "unpruned": un,
             "paired_se": info["paired_se"], "optimum": info["optimum"], "proxyspex_terms": info["proxyspex_terms"],
             "seconds": round(time.perf_counter() - t0, 1)})
@@ -739,8 +802,9 @@ def trolley_summary(rc: RowCache) -> dict:
 
 
 def heads_summary(rc: RowCache) -> dict:
-    recs = sorted(rc.kind("heads"), key=lambda r: r["seed"])
-    return {"runs": recs}
+    """The latest run per seed on the current question bank (runs on an older bank stay in the row cache)."""
+    latest = {r["seed"]: r for r in rc.kind("heads") if r.get("bank") == HEADS_BANK}
+    return {"runs": [latest[s] for s in sorted(latest)]}
 
 
 def figures(doc: dict, out: Path, stem: str) -> list[str]:
@@ -825,7 +889,7 @@ def markdown(doc: dict, args: Any) -> str:
           "- **Texts were written for this study** (no dataset ships offline): the reviews (the MiniLM study's "
           "plus eight new ones; 32-40-word reviews are seeded concatenations of its distinct sentences), the QA "
           "documents (built from name/firm/city lists), the dilemmas (README's plus template paraphrases), the "
-          "heads questions (capitals list, generated additions).", ""]
+          "heads questions (continents, capitals, currencies, young animals, languages; lists written here).", ""]
     rows = doc["faithfulness"]
     L += ["## 1. Faithfulness (R² on held-out uniform masks, mean [95 % t-interval] over explicands)", "",
           f"Every method is charged SPEX's design size at b (max_degree = {args.max_degree}: t = "
@@ -914,7 +978,8 @@ def markdown(doc: dict, args: Any) -> str:
     L += ["", "## 2. Heads on SmolLM2 (270 heads, zero + per-layer rescale)", ""]
     if runs:
         r0 = runs[0]
-        L += [f"Scale: {r0['questions']} cloze questions (capitals + two-number additions, 4 options, first-token "
+        L += [f"Scale: {r0['questions']} cloze questions (continents, capitals, currencies, young animals, "
+              "languages; 4 options, first-token "
               f"log-prob after a plain prompt, normalised over the options), {r0['fit']} in the fit split, "
               f"{r0['questions'] - r0['fit']} held out; {r0['budget']} head masks (matched sampling: a third at "
               "each kept fraction) shared by ProxySPEX (max_degree 3) and LASSO; Best-of-N: budget/3 random "
@@ -1035,14 +1100,12 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
                        "after; acceptance 2 above compares only against the marginal baselines run).")
     for run in doc["heads"]["runs"]:
         if run["questions"] < 200:
-            out.append(f"- heads seed {run['seed']}: {run['questions']} questions, fewer than the 200 the issue asks: "
-                       "`heads_examples` draws 3 distractors that may share their first token (s + 10 and s + 11 "
-                       "start with the same digit) and such questions are dropped after drawing; a generator that "
-                       "draws distinct first digits is left to do.")
+            out.append(f"- heads seed {run['seed']}: {run['questions']} questions, fewer than the 200 the issue asks "
+                       "(questions whose options share a first token are dropped).")
         acc = run["unpruned"]["test"]["accuracy"]
         if not 0.4 <= acc <= 0.8:
             out.append(f"- heads seed {run['seed']}: unpruned held-out accuracy {acc:.3f} is outside the issue's "
-                       "40-80 % window (too many additions in the mix for this model); more capitals would raise it.")
+                       "40-80 % window.")
     if not doc["heads"]["runs"]:
         out.append("- heads: not started.")
     elif len(doc["heads"]["runs"]) < 3:
@@ -1117,9 +1180,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trolley-budget", type=int, default=300)
     ap.add_argument("--trolley-count", type=int, default=20)
     ap.add_argument("--trolley-candidates", type=int, default=60)
-    ap.add_argument("--heads-questions", type=int, default=240)
-    ap.add_argument("--heads-fit", type=int, default=48)
-    ap.add_argument("--heads-budget", type=int, default=240)
+    ap.add_argument("--heads-questions", type=int, default=200)
+    ap.add_argument("--heads-fit", type=int, default=80)
+    ap.add_argument("--heads-budget", type=int, default=400)
     args = ap.parse_args(argv)
     if args.quick:
         args.heldout, args.trolley_budget, args.trolley_count = 64, 48, 1
