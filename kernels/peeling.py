@@ -247,8 +247,22 @@ def peel_local(
     )
 
 
-#: :func:`peel_local` jitted (``axis_name`` stays ``None``: sharded peeling calls ``peel_local`` in ``shard_map``).
-peel = partial(
-    jax.jit,
-    static_argnames=("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins", "axis_name"),
-)(peel_local)
+_PEEL_STATIC = ("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins", "axis_name")
+
+#: XLA options for the peel on CPU. The peel is a long chain of small, branchy steps that runs once per
+#: ``spex`` call, so on CPU its cold call is almost all compilation (3.5 of 3.6 s at n = 512 on a 2-core Xeon,
+#: jax 0.10), and LLVM's optimisation passes cost more there than they save: at level 0 the cold call is ~1 s
+#: shorter and the warm peel a few milliseconds longer (``benchmarks/spex_vs_reference.py``). GPU backends keep
+#: XLA's defaults (their kernels are not measured here).
+CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+_peel_jit = jax.jit(peel_local, static_argnames=_PEEL_STATIC)
+_peel_jit_cpu = jax.jit(peel_local, static_argnames=_PEEL_STATIC, compiler_options=CPU_COMPILER_OPTIONS)
+
+
+def peel(U: jax.Array, *args: Any, **kwargs: Any) -> PeelResult:
+    """:func:`peel_local` jitted (``axis_name`` stays ``None``: sharded peeling calls ``peel_local`` in
+    ``shard_map``), with :data:`CPU_COMPILER_OPTIONS` when ``U`` lives on (or would go to) a CPU."""
+    devices = U.devices() if isinstance(U, jax.Array) else ()
+    platform = next(iter(devices)).platform if devices else jax.default_backend()
+    return (_peel_jit_cpu if platform == "cpu" else _peel_jit)(U, *args, **kwargs)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from spexjax.kernels import peeling
 from spexjax.kernels.bch import BCHDecoder, code_tables
 from spexjax.kernels.peeling import peel, peel_local
 from spexjax.spex import BCHDelays, _code
@@ -123,6 +124,22 @@ def test_jit_matches_eager():
     for k in a:
         assert abs(a[k] - b[k]) < 1e-12
     assert int(ra.rounds) == int(rb.rounds)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_cpu_compiler_options_change_nothing_but_compile_time(soft, monkeypatch):
+    """On CPU ``peel`` compiles with XLA's backend optimisation off (cold-call time): same terms, same rounds,
+    same residual as the default compilation."""
+    assert jax.default_backend() == "cpu"
+    code, delays, hc, _, U, _ = _problem(N, T, terms=12, b=3, C=3, seed=5)
+    a, ra = _run(code, delays, hc, U, soft=soft)
+    monkeypatch.setattr(peeling, "_peel_jit_cpu", peeling._peel_jit)
+    b, rb = _run(code, delays, hc, U, soft=soft)
+    assert a.keys() == b.keys() and a
+    for k in a:
+        assert abs(a[k] - b[k]) < 1e-12
+    assert int(ra.rounds) == int(rb.rounds)
+    np.testing.assert_allclose(np.asarray(ra.residual), np.asarray(rb.residual), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("soft", [False, True])
