@@ -984,7 +984,9 @@ def markdown(doc: dict, args: Any) -> str:
               f"{r0['questions'] - r0['fit']} held out; {r0['budget']} head masks (matched sampling: a third at "
               "each kept fraction) shared by ProxySPEX (max_degree 3) and LASSO; Best-of-N: budget/3 random "
               f"subsets per fraction; seeds run: {[r['seed'] for r in runs]} (split and masks change with the "
-              "seed). Value on the fit split: mean log-prob of the right option. Figure: `science_heads.png`.", "",
+              "seed). Value on the fit split: mean log-prob of the right option. Figure: `science_heads.png`. "
+              "Caveat (bank 2): 10 capitals are asked twice, once against the country's largest city and once "
+              "against random capitals (same right answer), so a split can hold one copy in each part.", "",
               "| seed | kept | strategy | fit acc | held-out acc | held-out logprob | unpruned held-out acc | "
               "ProxySPEX - this (held-out logprob, paired, ± 1 SE) |", "|---|---|---|---|---|---|---|---|"]
         for run in runs:

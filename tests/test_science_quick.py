@@ -58,3 +58,24 @@ def test_quick_science_writes_shape_and_resumes(tmp_path, load_benchmark):
     before = (cache / "rows.jsonl").read_text()
     assert bench.main(argv) == 0  # every unit is in the row cache: nothing reruns
     assert (cache / "rows.jsonl").read_text() == before
+
+
+def test_heads_bank_has_200_questions_and_first_letters_apart(load_benchmark):
+    """The heads part needs >= 200 questions (issue 26); no drawn distractor starts like the right answer (only a
+    country's real largest city may, e.g. Dar vs Dodoma; ``heads_unit`` drops a question whose options share a
+    first token); the bank is shuffled by key."""
+    bench = load_benchmark("science")
+    examples = bench.heads_examples(10_000, key=0)
+    assert len(examples) >= 200
+    right = {}
+    for e in examples:  # 10 capitals are asked twice (vs the largest city, vs random capitals): same answer
+        assert right.setdefault(e.prompt, e.choices[e.answer]) == e.choices[e.answer], e
+    assert len(right) >= 190
+    cities = {city for _, _, city in bench.CAPITAL_VS_CITY}
+    for e in examples:
+        first = e.choices[e.answer][0]
+        clash = [c for i, c in enumerate(e.choices) if i != e.answer and c[0] == first]
+        assert len(set(e.choices)) == 4 and set(clash) <= cities, e  # only a real largest city may clash
+    rights = {(e.prompt, e.choices[e.answer]) for e in examples}
+    assert ("The capital of Australia is", "Canberra") in rights and ("Kenya is a country in", "Africa") in rights
+    assert [e.prompt for e in bench.heads_examples(50, key=1)] != [e.prompt for e in examples[:50]]
