@@ -250,11 +250,13 @@ def peel_local(
 _PEEL_STATIC = ("decode", "soft", "max_terms", "max_rounds", "dominant", "chunk_bins", "axis_name")
 
 #: XLA options for the peel on CPU. The peel is a long chain of small, branchy steps that runs once per
-#: ``spex`` call, so on CPU its cold call is almost all compilation (3.5 of 3.6 s at n = 512 on a 2-core Xeon,
-#: jax 0.10), and LLVM's optimisation passes cost more there than they save: at level 0 the cold call is ~1 s
-#: shorter and the warm peel a few milliseconds longer (``benchmarks/spex_vs_reference.py``). GPU backends keep
-#: XLA's defaults (their kernels are not measured here).
-CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+#: ``spex`` call, so on CPU its cold call is mostly compilation (3.5 of 3.6 s at n = 512 on a 2-core Xeon, jax
+#: 0.10), most of it in XLA's CPU fusion emitters. Without them the peel compiles in ~55-60 % of the time and runs
+#: about as fast (n = 512 / 2048, 100 terms: compile 5.3 / 5.0 s -> 2.9 / 2.7 s, warm peel 89 / 115 ms -> 69 / 168
+#: ms, one shell at load 6-7); ``xla_backend_optimization_level=0`` saved as much compile but doubled the warm
+#: peel. GPU backends keep XLA's defaults (not measured here). A jaxlib that no longer knows an option falls back
+#: to the defaults (:func:`peel`).
+CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 _peel_jit = jax.jit(peel_local, static_argnames=_PEEL_STATIC)
 _peel_jit_cpu = jax.jit(peel_local, static_argnames=_PEEL_STATIC, compiler_options=CPU_COMPILER_OPTIONS)
@@ -263,6 +265,15 @@ _peel_jit_cpu = jax.jit(peel_local, static_argnames=_PEEL_STATIC, compiler_optio
 def peel(U: jax.Array, *args: Any, **kwargs: Any) -> PeelResult:
     """:func:`peel_local` jitted (``axis_name`` stays ``None``: sharded peeling calls ``peel_local`` in
     ``shard_map``), with :data:`CPU_COMPILER_OPTIONS` when ``U`` lives on (or would go to) a CPU."""
+    global _peel_jit_cpu
     devices = U.devices() if isinstance(U, jax.Array) else ()
     platform = next(iter(devices)).platform if devices else jax.default_backend()
-    return (_peel_jit_cpu if platform == "cpu" else _peel_jit)(U, *args, **kwargs)
+    if platform != "cpu":
+        return _peel_jit(U, *args, **kwargs)
+    try:
+        return _peel_jit_cpu(U, *args, **kwargs)
+    except jax.errors.JaxRuntimeError as e:
+        if "No such compile option" not in str(e):
+            raise
+        _peel_jit_cpu = _peel_jit  # this jaxlib does not know the option: XLA's defaults from now on
+        return _peel_jit(U, *args, **kwargs)

@@ -128,8 +128,8 @@ def test_jit_matches_eager():
 
 @pytest.mark.parametrize("soft", [False, True])
 def test_cpu_compiler_options_change_nothing_but_compile_time(soft, monkeypatch):
-    """On CPU ``peel`` compiles with XLA's backend optimisation off (cold-call time): same terms, same rounds,
-    same residual as the default compilation."""
+    """On CPU ``peel`` compiles with ``CPU_COMPILER_OPTIONS`` (cold-call time): same terms, same rounds, same
+    residual as the default compilation."""
     assert jax.default_backend() == "cpu"
     code, delays, hc, _, U, _ = _problem(N, T, terms=12, b=3, C=3, seed=5)
     a, ra = _run(code, delays, hc, U, soft=soft)
@@ -140,6 +140,18 @@ def test_cpu_compiler_options_change_nothing_but_compile_time(soft, monkeypatch)
         assert abs(a[k] - b[k]) < 1e-12
     assert int(ra.rounds) == int(rb.rounds)
     np.testing.assert_allclose(np.asarray(ra.residual), np.asarray(rb.residual), rtol=0, atol=1e-12)
+
+
+def test_unknown_compiler_option_falls_back_to_defaults(monkeypatch):
+    """A jaxlib without one of the CPU options still peels (with XLA's defaults), and keeps doing so."""
+    code, delays, hc, _, U, _ = _problem(N, T, terms=8, b=3, C=3, seed=6)
+    want, _ = _run(code, delays, hc, U)
+    bogus = jax.jit(peel_local, static_argnames=peeling._PEEL_STATIC,
+                    compiler_options={"xla_spexjax_no_such_option": False})
+    monkeypatch.setattr(peeling, "_peel_jit_cpu", bogus)
+    got, _ = _run(code, delays, hc, U)
+    assert got.keys() == want.keys() and got
+    assert peeling._peel_jit_cpu is peeling._peel_jit
 
 
 @pytest.mark.parametrize("soft", [False, True])
