@@ -1016,6 +1016,17 @@ def markdown(doc: dict, args: Any) -> str:
     return "\n".join(L)
 
 
+def _margin(best: float, unpruned: float, m: int, k: int) -> str:
+    """How big a held-out accuracy gap is, in questions, next to one binomial standard error of an accuracy on
+    ``m`` questions: the best of ``k`` pruned models is a maximum, so a gap inside that is not evidence."""
+    d = int(round((best - unpruned) * m))
+    se = float(np.sqrt(m * unpruned * (1.0 - unpruned)))
+    if d <= 0:
+        return f" ({d:+d} of {m} held-out questions)."
+    return (f" by {d:+d} of {m} held-out questions (one binomial SE is {se:.1f} questions; this is the best of {k} "
+            "pruned models" + (", so the gap is within noise)." if d <= se else ")."))
+
+
 def claims(doc: dict) -> list[str]:
     """Plain statements computed from the rows (no hand-written verdicts)."""
     out = []
@@ -1059,7 +1070,8 @@ def claims(doc: dict) -> list[str]:
         out.append(f"- heads seed {run['seed']}: ProxySPEX >= LASSO and Best-of-N (held-out log-prob) at {wins} of 3 "
                    f"fractions; best pruned held-out accuracy {best['test_accuracy']:.3f} ({best['strategy']}, "
                    f"{best['kept_fraction']:.2f} kept) vs unpruned {un:.3f}: the seed's 'pruned beats unpruned' "
-                   + ("holds." if best["test_accuracy"] > un else "**does not hold**."))
+                   + ("holds" if best["test_accuracy"] > un else "**does not hold**")
+                   + _margin(best["test_accuracy"], un, run["questions"] - run["fit"], len(run["rows"])))
         if (run.get("proxyspex_terms") or 0) <= 1:
             # a constant surrogate ranks every subset the same: its 'best' subsets are arbitrary, not evidence
             out.append(f"  ProxySPEX's surrogate here is the constant alone (its proxy did not generalise on "
