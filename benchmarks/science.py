@@ -537,13 +537,14 @@ def replaced(words: list[str], idx: list[int]) -> str:
 
 def trolley_unit(rc: RowCache, i: int, text: str, args: Any) -> bool:
     """One dilemma: is it answered wrongly; if so, ProxySPEX, the three replacement arms and their answers.
-    Returns whether the dilemma counts (answered wrongly)."""
+    Returns whether the dilemma counts: answered wrongly, and its surrogate has an interaction of >= 2 replaceable
+    words to swap (otherwise the experiment has nothing to test on it)."""
     import spexjax
     from spexjax.llm import PromptTask
 
     key = f"trolley|{i}"
     if rc.has(key):
-        return bool(rc.rows[key]["wrong"])
+        return bool(rc.rows[key]["wrong"] and rc.rows[key].get("arms"))
     lm = smollm2()
 
     def task(t: str) -> Any:
@@ -586,9 +587,10 @@ def trolley_unit(rc: RowCache, i: int, text: str, args: Any) -> bool:
                 "top_interaction_coef": None if pick is None else float(pick[0]),
                 "replaceable_words": len(ok), "arms": out})
     rc.add(rec)
-    print(f"  trolley {i}: value {base:+.2f}; " + ", ".join(
-        f"{a}: {o['words']} -> {o['value']:+.2f}" for a, o in out.items()), flush=True)
-    return True
+    print(f"  trolley {i}: value {base:+.2f}; " + (", ".join(
+        f"{a}: {o['words']} -> {o['value']:+.2f}" for a, o in out.items()) or "no interaction of >= 2 "
+        "replaceable words in the surrogate, not counted"), flush=True)
+    return bool(out)
 
 
 # -- heads ------------------------------------------------------------------------------------------------
@@ -863,11 +865,20 @@ def _ci(lo: Any, hi: Any, sign: str = "") -> str:
     return "[–]" if lo is None or hi is None else f"[{lo:{sign}.2f}, {hi:{sign}.2f}]"
 
 
+def _run_history(rc: RowCache) -> list[dict]:
+    path = rc.dir / "runs.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
 def markdown(doc: dict, args: Any) -> str:
     run = doc["run"]
     L = ["# Issue 26: the seed's claims on SmolLM2-135M-Instruct (faithfulness, heads, trolley)", "",
          f"- generated: {run['generated']} (from the row cache `{run['cache_dir']}`)",
-         f"- command of the run: `{run['command']}`",
+         f"- latest command: `{run['command']}`"
+         + ("; all logged runs (logged since 2026-12-07 22:45 UTC; earlier ones are in the git log of "
+            "`benchmarks/results/science.md`): "
+            + "; ".join(f"`{c['command']}` ({c['started']})" for c in run.get("commands", [])) if run.get("commands")
+            else ""),
          f"- machine: {run['device']['model']}, {run['device']['cores']} cores, {run['device']['mem_total_gb']} GB; "
          "no accelerator; shared with other engineers' jobs (**all timings under load**)",
          f"- load average while rows were written: min {run['load_min']}, median {run['load_median']}, "
@@ -954,7 +965,10 @@ def markdown(doc: dict, args: Any) -> str:
     t = doc["trolley"]
     L += ["", "## 3. The trolley experiment", "",
           f"Dilemmas tried: {t['tried']}; answered \"False\" (wrong: the five are safe anyway, so pulling the lever "
-          f"only kills one): {t['answered_false']}; explained and edited: {t['used']} (mean log p(True) - log "
+          f"only kills one): {t['answered_false']}; explained and edited: {t['used']}"
+          + (f" (the other {t['answered_false'] - t['used']}: no order >= 2 term of replaceable words in the "
+             "surrogate, nothing to swap)" if t["answered_false"] > t["used"] else "")
+          + " (mean log p(True) - log "
           f"p(False) before: {_f(t['mean_value_before'], 2)}). Per dilemma ProxySPEX "
           f"({'/'.join(str(q) for q in sorted({r['queries'] for r in t['dilemmas'] if 'queries' in r})) or '–'} "
           "queries, as recorded per dilemma; cached) over the scenario's words; the **interaction** arm "
@@ -1159,6 +1173,7 @@ def report(rc: RowCache, args: Any) -> dict:
         "papers": PAPER,
         "run": {
             "generated": _common.now_iso(), "cache_dir": str(rc.dir), "command": runinfo.get("command", "?"),
+            "commands": _run_history(rc),
             "device": _common.cpu_info(), "load_min": min(loads) if loads else None,
             "load_median": round(float(np.median(loads)), 2) if loads else None,
             "load_max": max(loads) if loads else None,
@@ -1206,7 +1221,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         cmd = " ".join(["python3", *map(shlex.quote, [os.path.relpath(__file__),
                                                       *(argv if argv is not None else sys.argv[1:])])])
-        (rc.dir / "run.json").write_text(json.dumps({"command": cmd, "started": _common.now_iso()}) + "\n")
+        start = {"command": cmd, "started": _common.now_iso()}
+        (rc.dir / "run.json").write_text(json.dumps(start) + "\n")
+        with open(rc.dir / "runs.jsonl", "a") as fh:  # every run, so a report built from many says which
+            fh.write(json.dumps(start) + "\n")
         run_plan(rc, args.plan or (QUICK_PLAN if args.quick else FULL_PLAN), args)
     report(rc, args)
     print(f"wrote {Path(args.out) / args.name}.{{json,md}}", flush=True)
