@@ -159,11 +159,11 @@ CAPITALS = [
 ]
 
 # Cloze question bank for the heads part (issue 26); HEADS_BANK names its version in the row cache's keys.
+# Accuracies of unablated SmolLM2-135M-Instruct measured 2026-12-07 (first-token cloze, 4 options): continents
+# 0.62, capitals vs the largest city 0.60, currencies 0.70, young animals 0.83, capitals with random distractors
+# 1.00, languages 1.00; two-number additions were 0.03 (below chance: the model prefers other first digits) and
+# were dropped.
 HEADS_BANK = 2
-# Accuracies of unablated SmolLM2-135M-Instruct measured
-# 2026-12-07 (first-token cloze, 4 options): continents 0.62, capitals vs the largest city 0.60, currencies 0.70,
-# young animals 0.83, capitals with random distractors 1.00, languages 1.00; two-number additions were 0.03
-# (below chance: the model prefers other first digits) and were dropped.
 CONTINENTS = {
     "Europe": ["France", "Germany", "Italy", "Spain", "Poland", "Sweden", "Norway", "Greece", "Portugal", "Austria",
                "Ireland", "Finland", "Denmark", "Hungary", "Belgium", "Romania", "Bulgaria", "Serbia", "Croatia",
@@ -272,8 +272,9 @@ def heads_examples(count: int, key: int = 0) -> list:
     """Cloze multiple choice (4 options), built here from the bank above: continents, capitals against the
     country's largest city, currencies, young animals (the medium questions, 0.60-0.83 unablated) mixed with
     capitals against random capitals and languages (1.00), so the unablated score (about 0.7) leaves room both
-    ways (the issue asks for 40-80 %). Distractors never share the right answer's first letter, so the
-    options' first tokens differ. Shuffled by ``key``; at most ``count``."""
+    ways (the issue asks for 40-80 %). Drawn distractors never share the right answer's first letter (a real
+    largest city may: Dar vs Dodoma; ``heads_unit`` drops questions whose options share a first token).
+    Shuffled by ``key``; at most ``count``."""
     from spexjax.heads import Example
 
     rng = np.random.default_rng(1000 + key)
@@ -616,8 +617,7 @@ def heads_unit(rc: RowCache, seed: int, args: Any) -> None:
     energy = energy_by_depth(result, L, task.heads, groups)
     un = info["unpruned"]
     rc.add({"kind": "heads", "key": key, "bank": HEADS_BANK, "seed": seed, "questions": len(examples),
-            "fit": args.heads_fit,
-            "budget": args.heads_budget, "rows": rows, "energy": energy, "unpruned": un,
+            "fit": args.heads_fit, "budget": args.heads_budget, "rows": rows, "energy": energy, "unpruned": un,
             "paired_se": info["paired_se"], "optimum": info["optimum"], "proxyspex_terms": info["proxyspex_terms"],
             "seconds": round(time.perf_counter() - t0, 1)})
     print(f"  heads seed {seed}: unpruned fit acc {un['fit']['accuracy']:.3f} held-out {un['test']['accuracy']:.3f}; "
@@ -739,24 +739,17 @@ def acceptance(rc: RowCache, rows: list[dict]) -> list[dict]:
             continue
         o = max(ours, key=lambda m: here[m]["r2_mean"])
         a = per[(*cell, o)]
-
-        def gap(m: str, a: dict = a, cell: tuple = cell) -> float:
-            # paired: on the explicands both have (a baseline run on fewer explicands is not compared by
-            # its mean over another set)
-            bb = per[(*cell, m)]
-            common = set(a) & set(bb)
-            return float(np.mean([a[e] - bb[e] for e in common])) if common else float("inf")
-
-        mg = min(marg, key=gap)  # the marginal baseline closest to (or ahead of) ours, paired
-        bb = per[(*cell, mg)]
-        common = sorted(set(a) & set(bb))
-        d = np.array([a[e] - bb[e] for e in common])
+        # paired differences on the explicands both have; the closest (or leading) baseline is "best"
+        diffs = {m: np.array([a[e] - per[(*cell, m)][e] for e in sorted(set(a) & set(per[(*cell, m)]))])
+                 for m in marg}
+        mg = min(marg, key=lambda m: diffs[m].mean() if len(diffs[m]) else float("inf"))
+        d = diffs[mg]
         dm, dlo, dhi = interval(d) if len(d) else (float("nan"), None, None)
         out.append({"model": cell[0], "task": cell[1], "n_bucket": cell[2], "b": cell[3],
                     "budget": here[o]["budget"], "ours": o, "ours_r2": here[o]["r2_mean"],
                     "ours_ci": [here[o]["r2_lo"], here[o]["r2_hi"]], "marginal": mg,
                     "marginal_r2": here[mg]["r2_mean"], "marginal_ci": [here[mg]["r2_lo"], here[mg]["r2_hi"]],
-                    "diff": dm, "diff_ci": [dlo, dhi], "explicands": len(common),
+                    "diff": dm, "diff_ci": [dlo, dhi], "explicands": len(d),
                     "holds": bool(len(d) and d.mean() >= 0),
                     "marginals_run": marg})
     return out
