@@ -29,9 +29,10 @@ One command, resumable. Three parts (issue 26), all on SmolLM2-135M-Instruct (``
    random words; how often the answer flips to "True".
 
 Resumable: every finished unit (one method on one explicand, one dilemma, one heads seed) is appended to
-``<cache-dir>/rows.jsonl`` and skipped on a rerun; model rows live in SQLite files under ``<cache-dir>/q``, so
-a unit stopped half way pays only what it had not evaluated. ``--report-only`` rewrites
-``benchmarks/results/science.{json,md}`` and the figures from the row cache (while a run is going on, too).
+``<out>/science_rows.jsonl`` (committed beside the results, so a new machine resumes too) and skipped on a
+rerun; model rows live in SQLite files under ``<cache-dir>/q``, so a unit stopped half way on this machine pays
+only what it had not evaluated. ``--report-only`` rewrites ``benchmarks/results/science.{json,md}`` and the
+figures from the rows file (while a run is going on, too).
 
     nohup nice -n 5 python3 benchmarks/science.py > science.log 2>&1 &     # the full plan (hours on 2 cores)
     python3 benchmarks/science.py --report-only                              # tables from what is done
@@ -364,12 +365,19 @@ class ClozeHeads:
 
 # -- row cache --------------------------------------------------------------------------------------------
 class RowCache:
-    """Append-only JSON lines; a unit's key -> its record. Survives a stop between units."""
+    """Append-only JSON lines; a unit's key -> its record. Survives a stop between units.
 
-    def __init__(self, cache_dir: str):
+    The rows file lives beside the results (``<out>/<name>_rows.jsonl``) and is committed with them: its units
+    are hours of model time, and a cache under ``~/.cache`` does not outlive the machine (on 2026-12-08 a new
+    machine started without it, and the per-explicand faithfulness rows of the runs before were lost; see
+    ``carry_forward``). Only the SQLite query caches, the rows of a unit still under way, stay in ``cache_dir``.
+    """
+
+    def __init__(self, rows_path: str | Path, cache_dir: str | Path):
         self.dir = Path(cache_dir)
         (self.dir / "q").mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / "rows.jsonl"
+        self.path = Path(rows_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, dict] = {}
         if self.path.exists():
             for line in self.path.read_text().splitlines():
@@ -868,21 +876,31 @@ def _ci(lo: Any, hi: Any, sign: str = "") -> str:
     return "[–]" if lo is None or hi is None else f"[{lo:{sign}.2f}, {hi:{sign}.2f}]"
 
 
+def _dag(r: dict) -> str:
+    """The Markdown mark of a row carried from an earlier report (``carry_forward``)."""
+    return " †" if r.get("carried") else ""
+
+
 def _run_history(rc: RowCache) -> list[dict]:
-    path = rc.dir / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    """Every logged run's command line and start, oldest first (``"run"`` records of the rows file)."""
+    return [{"command": r["command"], "started": r["started"], "device": r.get("device")}
+            for r in sorted(rc.kind("run"), key=lambda r: r["started"])]
 
 
 def markdown(doc: dict, args: Any) -> str:
     run = doc["run"]
     L = ["# Issue 26: the seed's claims on SmolLM2-135M-Instruct (faithfulness, heads, trolley)", "",
-         f"- generated: {run['generated']} (from the row cache `{run['cache_dir']}`)",
+         f"- generated: {run['generated']} from the rows file `{run['rows_file']}` (committed; query caches in "
+         f"`{run['cache_dir']}`)"
+         + (f"; cells marked † are carried from the report of {run['carried_from']['from']} "
+            f"(`{run['carried_from']['command']}`): {run['carried_from']['why']}" if run.get("carried_from") else ""),
          f"- latest command: `{run['command']}`"
          + ("; all logged runs (logged since 2026-12-07 22:45 UTC; earlier ones are in the git log of "
             "`benchmarks/results/science.md`): "
             + "; ".join(f"`{c['command']}` ({c['started']})" for c in run.get("commands", [])) if run.get("commands")
             else ""),
-         f"- machine: {run['device']['model']}, {run['device']['cores']} cores, {run['device']['mem_total_gb']} GB; "
+         "- machine (of every logged run): "
+         + "; ".join(f"{d['model']}, {d['cores']} cores, {d['mem_total_gb']} GB" for d in run["devices"]) + "; "
          "no accelerator; shared with other engineers' jobs (**all timings under load**)",
          f"- load average while rows were written: min {run['load_min']}, median {run['load_median']}, "
          f"max {run['load_max']} (1-min); first row {run['first_row']}, last row {run['last_row']}",
@@ -922,7 +940,7 @@ def markdown(doc: dict, args: Any) -> str:
                 for m in METHODS]
         k = sorted({here[m]["explicands"] for m in here})
         L.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {','.join(map(str, a['n_values']))} | {cell[3]} | "
-                 f"{a['budget']} | " + " | ".join(vals) + f" | {'/'.join(map(str, k))} |")
+                 f"{a['budget']} | " + " | ".join(vals) + f" | {'/'.join(map(str, k))}{_dag(a)} |")
     L += ["", "### Side by side with the papers' stored numbers", "",
           "| source | task | b | SPEX | ProxySPEX | LIME | Banzhaf | best marginal here |",
           "|---|---|---|---|---|---|---|---|",
@@ -945,7 +963,7 @@ def markdown(doc: dict, args: Any) -> str:
                  f"{a['ours_r2']:.3f} {_ci(*a['ours_ci'])} | {a['marginal']} "
                  f"({', '.join(a['marginals_run'])}) | {a['marginal_r2']:.3f} {_ci(*a['marginal_ci'])} | "
                  f"{a['diff']:+.3f} {_ci(*a['diff_ci'], sign='+')} | "
-                 f"{a['explicands']} | {'yes' if a['holds'] else '**no**'} |")
+                 f"{a['explicands']}{_dag(a)} | {'yes' if a['holds'] else '**no**'} |")
     L += ["", "## ProxySPEX's queries to match SPEX (ProxySPEX on prefixes of its paid uniform set)", "",
           "| model | task | n bucket | b | SPEX budget | SPEX R² | ProxySPEX R² at 1/4, 1/2, 1 of it "
           "| queries to match |",
@@ -953,7 +971,7 @@ def markdown(doc: dict, args: Any) -> str:
     for s in doc["proxyspex_to_match"]:
         L.append(f"| {s['model']} | {s['task']} | {s['n_bucket']} | {s['b']} | {s['spex_budget']} | "
                  f"{s['spex_r2']:.3f} | " + ", ".join(f"{c['r2']:.3f}" for c in s["proxyspex_curve"]) + " | "
-                 f"{s['proxyspex_queries_to_match'] or 'not within 1x'} |")
+                 f"{s['proxyspex_queries_to_match'] or 'not within 1x'}{_dag(s)} |")
     L += ["", "## Removal curve (mean drop f(all) - f(r units removed), at the smallest b of the run)", "",
           "Interaction methods remove the r units whose removal minimises their surrogate "
           "(`Interactions.best_subset(n - r, maximize=False)`, 1 s MILP limit); marginal ones their r largest "
@@ -964,7 +982,7 @@ def markdown(doc: dict, args: Any) -> str:
     for r in doc["removal"]:
         d = r["drop_mean"]
         L.append(f"| {r['model']} | {r['task']} | {r['n_bucket']} | {r['method']} | "
-                 + " | ".join(_f(d[i]) if i < len(d) else "–" for i in range(5)) + f" | {r['explicands']} |")
+                 + " | ".join(_f(d[i]) if i < len(d) else "–" for i in range(5)) + f" | {r['explicands']}{_dag(r)} |")
     t = doc["trolley"]
     L += ["", "## 3. The trolley experiment", "",
           f"Dilemmas tried: {t['tried']}; answered \"False\" (wrong: the five are safe anyway, so pulling the lever "
@@ -1129,6 +1147,11 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
             out.append(f"- {model} {task} {nb} b = {b}: not run yet: {', '.join(missing)} (the plan runs the methods "
                        "that share ProxySPEX's uniform samples and SPEX's design first, the kernel-sampled ones "
                        "after; acceptance 2 above compares only against the marginal baselines run).")
+    for c in doc.get("carried", []):
+        model, task, nb, b = c["cell"]
+        out.append(f"- {model} {task} {nb} b = {b}: carried (†) from the report of "
+                   f"{doc['run']['carried_from']['from']} ({c['carried']} explicands); the rerun that restores its "
+                   f"per-explicand rows has {c['rerun']} of them and replaces the carried row once it has as many.")
     for run in doc["heads"]["runs"]:
         if run["questions"] < 200:
             out.append(f"- heads seed {run['seed']}: {run['questions']} questions, fewer than the 200 the issue asks "
@@ -1155,17 +1178,63 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
     return out
 
 
+CARRIED_SECTIONS = ("faithfulness", "acceptance", "proxyspex_to_match")
+
+
+def _cell(r: dict) -> tuple:
+    return r["model"], r["task"], r["n_bucket"], r["b"]
+
+
+def carry_forward(doc: dict, carried: dict | None) -> list[dict]:
+    """Keep an earlier report's aggregates for the cells whose per-explicand rows are gone.
+
+    Before 2026-12-08 the rows file lived under ``~/.cache`` and a new machine started without it: the
+    faithfulness cells of those runs survive only as the aggregates of the report they produced
+    (``<name>_carried.json``: means, intervals, paired differences, removal curves). A cell of that file stays in
+    the report, marked ``"carried"``, until a rerun has at least as many explicands for it; then the rerun's rows
+    replace it whole (a cell is never half old, half new). Returns ``[{cell, rerun, carried}]`` for "Not run"."""
+    if not carried:
+        return []
+    have: dict[tuple, int] = {}
+    for r in doc["faithfulness"]:
+        have[_cell(r)] = max(have.get(_cell(r), 0), r["explicands"])
+    old: dict[tuple, int] = {}
+    for r in carried["faithfulness"]:
+        old[_cell(r)] = max(old.get(_cell(r), 0), r["explicands"])
+    kept = []
+    for cell, k in sorted(old.items()):
+        if have.get(cell, 0) >= k:
+            continue
+        kept.append({"cell": list(cell), "rerun": have.get(cell, 0), "carried": k})
+        for sec in CARRIED_SECTIONS:
+            doc[sec] = [r for r in doc[sec] if _cell(r) != cell] + [
+                {**r, "carried": carried["from"]} for r in carried[sec] if _cell(r) == cell]
+        if cell[3] == min(c[3] for c in old):  # the removal curve is at the run's smallest b (no "b" key)
+            doc["removal"] = [r for r in doc["removal"] if (r["model"], r["task"], r["n_bucket"]) != cell[:3]] + [
+                {**r, "carried": carried["from"]} for r in carried["removal"]
+                if (r["model"], r["task"], r["n_bucket"]) == cell[:3]]
+    doc["faithfulness"].sort(key=lambda r: (r["model"], r["task"], int(r["n_bucket"].split("-")[0]), r["b"],
+                                            METHODS.index(r["method"])))
+    for sec in ("acceptance", "proxyspex_to_match"):
+        doc[sec].sort(key=lambda r: _cell(r))
+    doc["removal"].sort(key=lambda r: (r["model"], r["task"], r["n_bucket"], r["method"]))
+    return kept
+
+
 def report(rc: RowCache, args: Any) -> dict:
     rows = faith_rows(rc)
-    loads = [r["load"][0] for r in rc.rows.values() if r.get("load")]
-    ats = sorted(r["at"] for r in rc.rows.values() if r.get("at"))
+    units = [r for r in rc.rows.values() if r.get("kind") != "run"]
+    loads = [r["load"][0] for r in units if r.get("load")]
+    ats = sorted(r["at"] for r in units if r.get("at"))
     import datetime as dt
 
     span = 0.0
     if len(ats) >= 2:
         span = (dt.datetime.fromisoformat(ats[-1]) - dt.datetime.fromisoformat(ats[0])).total_seconds()
-    meta_path = rc.dir / "run.json"
-    runinfo = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    history = _run_history(rc)
+    out = Path(args.out)
+    carried_path = out / f"{args.name}_carried.json"
+    carried = json.loads(carried_path.read_text()) if carried_path.exists() else None
     doc: dict[str, Any] = {
         "faithfulness": rows,
         "heads": heads_summary(rc),
@@ -1175,20 +1244,25 @@ def report(rc: RowCache, args: Any) -> dict:
         "removal": removal_rows(rc),
         "papers": PAPER,
         "run": {
-            "generated": _common.now_iso(), "cache_dir": str(rc.dir), "command": runinfo.get("command", "?"),
-            "commands": _run_history(rc),
-            "device": _common.cpu_info(), "load_min": min(loads) if loads else None,
+            "generated": _common.now_iso(), "rows_file": os.path.relpath(rc.path, HERE.parent),
+            "cache_dir": str(rc.dir),
+            "command": history[-1]["command"] if history else "?", "commands": history,
+            "devices": [json.loads(x) for x in sorted({json.dumps(h["device"], sort_keys=True) for h in history
+                                                         if h.get("device")})] or [_common.cpu_info()],
+            "load_min": min(loads) if loads else None,
             "load_median": round(float(np.median(loads)), 2) if loads else None,
             "load_max": max(loads) if loads else None,
             "first_row": ats[0] if ats else None, "last_row": ats[-1] if ats else None, "wall_span_s": span,
-            "method_seconds": float(sum(r.get("seconds", 0.0) for r in rc.rows.values())),
+            "method_seconds": float(sum(r.get("seconds", 0.0) for r in units)),
             "versions": _common.versions("jax", "numpy", "lightgbm", "scipy"),
             "max_degree": args.max_degree, "heldout": args.heldout,
         },
     }
+    doc["carried"] = carry_forward(doc, carried)
+    if carried:
+        doc["run"]["carried_from"] = {k: carried[k] for k in ("from", "command", "why")}
     doc["claims"] = claims(doc)
     doc["not_run"] = not_run(doc, rc)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     doc["figures"] = figures(doc, out, args.name)
     (out / f"{args.name}.json").write_text(json.dumps(doc, indent=1, default=float) + "\n")
@@ -1202,10 +1276,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", default=None, help=f"steps, comma-separated (default {FULL_PLAN}): a:I-J faithfulness "
                     "explicands I..J on SmolLM2 (b = 4; a:I-J@core only SPEX, ProxySPEX, Banzhaf, Faith-Banzhaf; "
                     "@kern only LIME, KernelSHAP, Faith-Shap), b trolley, c:I-J heads seeds, d the rest")
-    ap.add_argument("--cache-dir", default=DEFAULT_CACHE, help="row cache + SQLite query caches (resume from here)")
+    ap.add_argument("--cache-dir", default=DEFAULT_CACHE,
+                    help="SQLite query caches of units under way (finished units: <out>/<name>_rows.jsonl)")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--name", default="science", help="output file stem")
-    ap.add_argument("--report-only", action="store_true", help="only rewrite the results from the row cache")
+    ap.add_argument("--report-only", action="store_true", help="only rewrite the results from the rows file")
     ap.add_argument("--heldout", type=int, default=300)
     ap.add_argument("--max-degree", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=256)
@@ -1220,14 +1295,13 @@ def main(argv: list[str] | None = None) -> int:
         args.heldout, args.trolley_budget, args.trolley_count = 64, 48, 1
         args.heads_questions, args.heads_fit, args.heads_budget = 12, 6, 24
     args.b_values = (3,) if args.quick else (4,)
-    rc = RowCache(args.cache_dir)
+    rc = RowCache(Path(args.out) / f"{args.name}_rows.jsonl", args.cache_dir)
     if not args.report_only:
         cmd = " ".join(["python3", *map(shlex.quote, [os.path.relpath(__file__),
                                                       *(argv if argv is not None else sys.argv[1:])])])
-        start = {"command": cmd, "started": _common.now_iso()}
-        (rc.dir / "run.json").write_text(json.dumps(start) + "\n")
-        with open(rc.dir / "runs.jsonl", "a") as fh:  # every run, so a report built from many says which
-            fh.write(json.dumps(start) + "\n")
+        started = _common.now_iso()  # every run is logged, so a report built from many says which
+        rc.add({"kind": "run", "key": f"run|{started}", "command": cmd, "started": started,
+                "device": _common.cpu_info()})
         run_plan(rc, args.plan or (QUICK_PLAN if args.quick else FULL_PLAN), args)
     report(rc, args)
     print(f"wrote {Path(args.out) / args.name}.{{json,md}}", flush=True)

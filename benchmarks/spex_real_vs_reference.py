@@ -359,13 +359,23 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _machines(doc: dict) -> list[tuple[str, int]]:
+    """``[(CPU model, rows)]`` in order of first use (rows written before the per-row stamp: the file's first)."""
+    counts: dict[str, int] = {}
+    for r in doc["rows"]:
+        m = r.get("machine", doc["machine"]["model"])
+        counts[m] = counts.get(m, 0) + 1
+    return list(counts.items())
+
+
 def markdown(doc: dict) -> str:
     def f(x, d=3):
         return "-" if x is None else f"{x:.{d}f}"
 
     L = ["# SPEX and ProxySPEX on real value functions: spexjax vs shapiq and spectralexplain", "",
          "Commands (in order): " + "; ".join(f"`{c}`" for c in doc.get("commands", [doc["command"]]))
-         + f" — started {doc['date']}, last row {doc.get('updated', '?')}; {doc['machine']}; "
+         + f" — started {doc['date']}, last row {doc.get('updated', '?')}; {doc['machine']}; rows per CPU model: "
+         + ", ".join(f"{m}: {k}" for m, k in _machines(doc)) + "; "
          f"load average (1/5/15 min) at start {doc.get('load_start')}, at the last row {doc.get('load_end')} "
          "(the 2 cores are shared with other engineers' jobs: seconds are under load).", "",
          "Held-out R² on 1,000 uniform masks (`default_rng(99)`, the same for every method), mean over explicands; "
@@ -521,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 row = run_row(cell, name, vf, b, args, cache_dir)
                 row["load"] = _common.loadavg()
+                # the machine and time of each row: a resumed run may be on another VM (seconds differ by CPU)
+                row["machine"], row["at"] = _common.cpu_info()["model"], _common.now_iso()
                 row["git"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                                             capture_output=True, text=True).stdout.strip()
 

@@ -55,9 +55,14 @@ def test_quick_science_writes_shape_and_resumes(tmp_path, load_benchmark):
     assert "--quick" in md and "machine" in md and "load average" in md and "Not run" in md
     assert (tmp_path / "science_removal.png").stat().st_size > 1000
 
-    before = (cache / "rows.jsonl").read_text()
-    assert bench.main(argv) == 0  # every unit is in the row cache: nothing reruns
-    assert (cache / "rows.jsonl").read_text() == before
+    # finished units live beside the results (committed), not in the cache directory that a new machine lacks
+    rows_file = tmp_path / "science_rows.jsonl"
+    assert not (cache / "rows.jsonl").exists()
+    before = rows_file.read_text().splitlines()
+    assert bench.main(argv) == 0  # every unit is in the rows file: nothing reruns, only the run is logged
+    after = rows_file.read_text().splitlines()
+    assert after[: len(before)] == before
+    assert [json.loads(x)["kind"] for x in after[len(before):]] == ["run"]
 
 
 def test_heads_bank_has_200_questions_and_first_letters_apart(load_benchmark):
@@ -79,3 +84,35 @@ def test_heads_bank_has_200_questions_and_first_letters_apart(load_benchmark):
     rights = {(e.prompt, e.choices[e.answer]) for e in examples}
     assert ("The capital of Australia is", "Canberra") in rights and ("Kenya is a country in", "Africa") in rights
     assert [e.prompt for e in bench.heads_examples(50, key=1)] != [e.prompt for e in examples[:50]]
+
+
+def test_carry_forward_keeps_an_old_cell_until_a_rerun_has_as_many_explicands(load_benchmark):
+    """Aggregates of a report whose per-explicand rows were lost stay (marked) until a rerun of that cell has at
+    least as many explicands; then the rerun replaces the cell whole, in every section."""
+    bench = load_benchmark("science")
+    cell = {"model": "smollm2", "task": "sentiment", "n_bucket": "8-16", "b": 4}
+
+    def faith(method, k, r2):
+        return {**cell, "method": method, "explicands": k, "r2_mean": r2}
+
+    carried = {"from": "then", "faithfulness": [faith("spex", 10, 0.8), faith("banzhaf", 10, 0.6)],
+               "acceptance": [{**cell, "ours": "spex"}], "proxyspex_to_match": [{**cell, "spex_r2": 0.8}],
+               "removal": [{"model": "smollm2", "task": "sentiment", "n_bucket": "8-16", "method": "spex"}]}
+
+    def doc(k):
+        return {"faithfulness": [faith("spex", k, 0.7), faith("banzhaf", k, 0.5)],
+                "acceptance": [{**cell, "ours": "spex", "new": True}], "proxyspex_to_match": [],
+                "removal": [{"model": "smollm2", "task": "sentiment", "n_bucket": "8-16", "method": "spex",
+                             "new": True}]}
+
+    d = doc(4)
+    kept = bench.carry_forward(d, carried)
+    assert kept == [{"cell": ["smollm2", "sentiment", "8-16", 4], "rerun": 4, "carried": 10}]
+    assert [r["r2_mean"] for r in d["faithfulness"]] == [0.8, 0.6]
+    assert all(r["carried"] == "then" for sec in ("faithfulness", "acceptance", "proxyspex_to_match", "removal")
+               for r in d[sec])
+    d = doc(10)
+    assert bench.carry_forward(d, carried) == []
+    assert [r["r2_mean"] for r in d["faithfulness"]] == [0.7, 0.5]
+    assert d["acceptance"][0]["new"] and d["removal"][0]["new"] and d["proxyspex_to_match"] == []
+    assert bench.carry_forward(doc(1), None) == []
