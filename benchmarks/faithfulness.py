@@ -178,12 +178,17 @@ def _retrain(n_lo: int, n_hi: int, count: int) -> list[tuple[str, Any]]:
 
 
 def _heads(n_lo: int, n_hi: int, count: int) -> list[tuple[str, Any]]:
+    """MiniLM's 72 heads: the whole 64-sentence, 4-topic task ("topics"), then one task per topic (its 16
+    sentences: which heads that topic leans on), so a study can ask for up to 5 value functions over the heads."""
     from spexjax.heads.backends import MiniLMHeads
-    from spexjax.heads.examples import topic_examples
+    from spexjax.heads.examples import TOPICS, topic_examples
     from spexjax.heads.task import HeadTask
 
-    task = HeadTask(MiniLMHeads(), topic_examples())
-    return [("topics", task)][:count] if n_lo <= task.n <= n_hi or n_lo == 0 else []
+    backend = MiniLMHeads()
+    examples = topic_examples()
+    tasks = [("topics", HeadTask(backend, examples))]
+    tasks += [(f"topic{i}", HeadTask(backend, [e for e in examples if e.answer == i])) for i in range(len(TOPICS))]
+    return tasks[:count] if n_lo <= tasks[0][1].n <= n_hi or n_lo == 0 else []
 
 
 def _synthetic(n_lo: int, n_hi: int, count: int) -> list[tuple[str, Any]]:

@@ -67,7 +67,7 @@ CELLS = {
     "relevance-8-16": ("relevance", (8, 16), 5),
     "retrain-128": ("retrain", (128, 256), 5),
     "retrain-512": ("retrain", (512, 1024), 5),
-    "heads-72": ("heads", (0, 0), 1),
+    "heads-72": ("heads", (0, 0), 5),  # the whole topic task, then one task per topic (faithfulness._heads)
 }
 
 
@@ -239,7 +239,7 @@ def explicands(cell: str, count: int) -> list[tuple[str, Any]]:
     import faithfulness as F
 
     task, (lo, hi), default = CELLS[cell]
-    return F.TASKS[task](lo, hi, min(count, default) if task == "heads" else count)
+    return F.TASKS[task](lo, hi, count)
 
 
 _ENGINE: str | None = None
