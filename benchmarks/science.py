@@ -72,6 +72,7 @@ PROXY_FRACTIONS = (0.25, 0.5)
 CORE = ("spex", "proxyspex", "banzhaf", "faith_banzhaf")
 KERN = ("lime", "kernel_shap", "faith_shap")
 RUN_ORDER = CORE + KERN
+STRATEGIES = ("proxyspex", "lasso", "best_of_n")  # spexjax.heads.prune.STRATEGIES (imported lazily there)
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "spexjax", "science")
 RESULTS = HERE / "results"
 # The papers' stored numbers (as quoted in issue 26 from the SPEX paper: sentiment, b = 8, R² on 1,000 masks).
@@ -815,9 +816,36 @@ def trolley_summary(rc: RowCache) -> dict:
 
 
 def heads_summary(rc: RowCache) -> dict:
-    """The latest run per seed on the current question bank (runs on an older bank stay in the row cache)."""
+    """The latest run per seed on the current question bank (runs on an older bank stay in the rows file), and
+    their summary over seeds (``heads_pooled``)."""
     latest = {r["seed"]: r for r in rc.kind("heads") if r.get("bank") == HEADS_BANK}
-    return {"runs": [latest[s] for s in sorted(latest)]}
+    runs = [latest[s] for s in sorted(latest)]
+    return {"runs": runs, "pooled": heads_pooled(runs)}
+
+
+def heads_pooled(runs: list[dict]) -> list[dict]:
+    """Per (kept fraction, strategy), over seeds: mean held-out accuracy and log-prob, the accuracy change from
+    the unpruned model, and ProxySPEX minus this strategy in held-out log-prob (mean of the per-seed paired
+    differences, ± its standard error over seeds, and in how many seeds ProxySPEX is at least as good). Each seed
+    changes the split and the masks, so the seeds are the independent replicates here."""
+    out = []
+    keys = sorted({(x["kept_fraction"], x["strategy"]) for run in runs for x in run["rows"]},
+                  key=lambda k: (k[0], STRATEGIES.index(k[1]) if k[1] in STRATEGIES else 99))
+    for f, strat in keys:
+        per = [(run, next(x for x in run["rows"] if (x["kept_fraction"], x["strategy"]) == (f, strat)),
+                next((x for x in run["rows"] if (x["kept_fraction"], x["strategy"]) == (f, "proxyspex")), None))
+               for run in runs if any((x["kept_fraction"], x["strategy"]) == (f, strat) for x in run["rows"])]
+        d = np.array([p["test_logprob"] - x["test_logprob"] for _, x, p in per if p is not None])
+        out.append({"kept_fraction": f, "strategy": strat, "seeds": len(per),
+                    "test_accuracy": float(np.mean([x["test_accuracy"] for _, x, _ in per])),
+                    "test_logprob": float(np.mean([x["test_logprob"] for _, x, _ in per])),
+                    "accuracy_vs_unpruned": float(np.mean([x["test_accuracy"] - run["unpruned"]["test"]["accuracy"]
+                                                           for run, x, _ in per])),
+                    "proxyspex_minus": None if strat == "proxyspex" or not len(d) else float(d.mean()),
+                    "proxyspex_minus_se": (float(d.std(ddof=1) / np.sqrt(len(d)))
+                                           if strat != "proxyspex" and len(d) >= 2 else None),
+                    "proxyspex_at_least": None if strat == "proxyspex" else int(np.sum(d >= 0))})
+    return out
 
 
 def figures(doc: dict, out: Path, stem: str) -> list[str]:
@@ -1031,6 +1059,19 @@ def markdown(doc: dict, args: Any) -> str:
                          f"{x['test_accuracy']:.3f} | {x['test_logprob']:.3f} | "
                          f"{run['unpruned']['test']['accuracy']:.3f} | "
                          + (f"{se['diff']:+.4f} ± {se['se']:.4f}" if se else "–") + " |")
+        pooled = doc["heads"].get("pooled") or []
+        if len(runs) >= 2 and pooled:
+            L += ["", f"### Over the {len(runs)} seeds (each seed: its own split and masks)", "",
+                  "| kept | strategy | seeds | held-out acc (mean) | vs unpruned (acc) | held-out logprob (mean) | "
+                  "ProxySPEX - this (logprob, mean ± SE over seeds) | seeds ProxySPEX >= this |",
+                  "|---|---|---|---|---|---|---|---|"]
+            for x in pooled:
+                d = ("–" if x["proxyspex_minus"] is None else f"{x['proxyspex_minus']:+.3f}"
+                     + (f" ± {x['proxyspex_minus_se']:.3f}" if x["proxyspex_minus_se"] is not None else ""))
+                L.append(f"| {x['kept_fraction']:.2f} | {x['strategy']} | {x['seeds']} | {x['test_accuracy']:.3f} | "
+                         f"{x['accuracy_vs_unpruned']:+.3f} | {x['test_logprob']:.3f} | {d} | "
+                         + ("–" if x["proxyspex_at_least"] is None else f"{x['proxyspex_at_least']} / {x['seeds']}")
+                         + " |")
         L += ["", "### Energy by depth (non-constant Fourier energy of ProxySPEX's surrogate, shares within each "
               "group; terms whose heads lie in one third)", "",
               "| seed | group | layers | terms | linear | within-layer | across-layer |",
@@ -1122,6 +1163,28 @@ def claims(doc: dict) -> list[str]:
             out.append(f"  energy by depth (linear share early/middle/late): {lin[0]:.2f} / {lin[1]:.2f} / "
                        f"{lin[2]:.2f}: the paper's trend (late layers less linear, more interaction) "
                        + ("holds." if lin[2] < lin[0] else "**is reversed or flat here**."))
+    pooled = doc["heads"].get("pooled") or []
+    runs = doc["heads"]["runs"]
+    if len(runs) >= 2 and pooled:
+        cmp = [x for x in pooled if x["proxyspex_minus"] is not None]
+        parts = [f"{x['strategy']} at {x['kept_fraction']:.2f} kept {x['proxyspex_minus']:+.3f}"
+                 + (f" ± {x['proxyspex_minus_se']:.3f}" if x["proxyspex_minus_se"] is not None else "")
+                 + f" ({x['proxyspex_at_least']}/{x['seeds']} seeds)" for x in cmp]
+        best = max(pooled, key=lambda x: x["accuracy_vs_unpruned"])
+        lin = {g: [e["linear"] for r in runs for e in r["energy"] if e["group"] == g and e["terms"]]
+               for g in ("early", "middle", "late")}
+        out.append(f"- heads over {len(runs)} seeds: ProxySPEX minus the other strategy in held-out log-prob "
+                   "(mean ± SE over seeds): " + "; ".join(parts) + ". Best mean change of held-out accuracy "
+                   f"from the unpruned model: {best['accuracy_vs_unpruned']:+.3f} ({best['strategy']}, "
+                   f"{best['kept_fraction']:.2f} kept): the seed's 'pruned beats unpruned' "
+                   + ("holds on average." if best["accuracy_vs_unpruned"] > 0 else
+                      "**does not hold on average**.")
+                   + (" Linear share by depth, mean over seeds (early / middle / late): "
+                      + " / ".join(f"{np.mean(lin[g]):.2f}" for g in ("early", "middle", "late"))
+                      + (": the paper's trend (late less linear) holds." if all(lin.values()) and
+                         np.mean(lin["late"]) < np.mean(lin["early"]) else
+                         ": the paper's trend (late layers less linear) **does not appear**.")
+                      if all(lin.values()) else ""))
     return out
 
 
