@@ -1236,7 +1236,9 @@ def not_run(doc: dict, rc: RowCache) -> list[str]:
                "design + uniform set + 300 held-out masks took 4-12 min (n = 10-13) and ~12 min (n = 38-39), a "
                "dilemma ~1 min; a heads seed (400 + 400 masks of 80 questions, then the held-out scoring) took "
                "~45 min at load 4-6. The whole plan (10 explicands x 3 cells x 7 methods, b = 6, 3 heads seeds, "
-               "MiniLM, the trolley cell) is many hours at that rate. The run is resumable: the same command "
+               "MiniLM, the trolley cell) is many hours at that rate. On 2026-12-08 (an AMD EPYC VM of the same size, "
+               "load ~4: this run beside one reference benchmark) a heads seed took ~22 min and one explicand of "
+               "each b = 4 cell with all seven methods ~11 min together. The run is resumable: the same command "
                "continues where it stopped.")
     return out
 
