@@ -72,7 +72,6 @@ PROXY_FRACTIONS = (0.25, 0.5)
 CORE = ("spex", "proxyspex", "banzhaf", "faith_banzhaf")
 KERN = ("lime", "kernel_shap", "faith_shap")
 RUN_ORDER = CORE + KERN
-STRATEGIES = ("proxyspex", "lasso", "best_of_n")  # spexjax.heads.prune.STRATEGIES (imported lazily there)
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "spexjax", "science")
 RESULTS = HERE / "results"
 # The papers' stored numbers (as quoted in issue 26 from the SPEX paper: sentiment, b = 8, R² on 1,000 masks).
@@ -828,13 +827,15 @@ def heads_pooled(runs: list[dict]) -> list[dict]:
     the unpruned model, and ProxySPEX minus this strategy in held-out log-prob (mean of the per-seed paired
     differences, ± its standard error over seeds, and in how many seeds ProxySPEX is at least as good). Each seed
     changes the split and the masks, so the seeds are the independent replicates here."""
+    from spexjax.heads.prune import STRATEGIES
+
     out = []
-    keys = sorted({(x["kept_fraction"], x["strategy"]) for run in runs for x in run["rows"]},
+    index = [{(x["kept_fraction"], x["strategy"]): x for x in run["rows"]} for run in runs]
+    keys = sorted({k for ix in index for k in ix},
                   key=lambda k: (k[0], STRATEGIES.index(k[1]) if k[1] in STRATEGIES else 99))
     for f, strat in keys:
-        per = [(run, next(x for x in run["rows"] if (x["kept_fraction"], x["strategy"]) == (f, strat)),
-                next((x for x in run["rows"] if (x["kept_fraction"], x["strategy"]) == (f, "proxyspex")), None))
-               for run in runs if any((x["kept_fraction"], x["strategy"]) == (f, strat) for x in run["rows"])]
+        per = [(run, ix[(f, strat)], ix.get((f, "proxyspex")))
+               for run, ix in zip(runs, index, strict=True) if (f, strat) in ix]
         d = np.array([p["test_logprob"] - x["test_logprob"] for _, x, p in per if p is not None])
         out.append({"kept_fraction": f, "strategy": strat, "seeds": len(per),
                     "test_accuracy": float(np.mean([x["test_accuracy"] for _, x, _ in per])),
@@ -1181,7 +1182,7 @@ def claims(doc: dict) -> list[str]:
                       "**does not hold on average**.")
                    + (" Linear share by depth, mean over seeds (early / middle / late): "
                       + " / ".join(f"{np.mean(lin[g]):.2f}" for g in ("early", "middle", "late"))
-                      + (": the paper's trend (late less linear) holds." if all(lin.values()) and
+                      + (": the paper's trend (late less linear) holds." if
                          np.mean(lin["late"]) < np.mean(lin["early"]) else
                          ": the paper's trend (late layers less linear) **does not appear**.")
                       if all(lin.values()) else ""))
